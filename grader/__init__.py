@@ -1,0 +1,3 @@
+"""The VAE homework autograder and the instructor tooling around it."""
+
+GRADER_VERSION = "1.0.0"
