@@ -1,0 +1,105 @@
+"""Checks of utils.sample_gaussian(m, v): the reparameterization trick, v a variance."""
+
+import numpy as np
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+from grader.diagnose import variance_mistake
+from grader.expect import tensor_values
+from grader.feedback import preview, wrong
+from grader.session import GradingSession
+
+SEED = 1_207
+MOMENT_SAMPLES = 20_000
+MOMENT_MEANS = np.array([-2.0, 0.0, 0.5, 3.0, 1.0])
+MOMENT_VARIANCES = np.array([0.25, 1.0, 4.0, 0.01, 2.5])
+SIGMAS = 5.0  # tolerance in standard errors: a right answer fails with probability < 1e-5 per column
+
+
+def inputs(shape: tuple[int, ...], dtype: type, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0.0, 2.0, size=shape).astype(dtype)
+    v = rng.uniform(0.05, 3.0, size=shape).astype(dtype)
+    return m, v
+
+
+@weight(3)
+@number("1.1")
+def test_shape_and_dtype(grading: GradingSession) -> None:
+    """sample_gaussian: returns a plain tensor shaped like m, in m's dtype"""
+    for k, (shape, dtype, torch_dtype) in enumerate([((64, 10), np.float32, "torch.float32"),
+                                                     ((5, 3), np.float64, "torch.float64"),
+                                                     ((2, 4, 3), np.float32, "torch.float32")]):
+        m, v = inputs(shape, dtype, SEED + k)
+        result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + k)
+        tensor_values(result["z"], f"sample_gaussian(m, v) with m of shape {shape}", shape, torch_dtype,
+                      "the noise must have m's full shape (torch.randn_like(m)), and z = m + sqrt(v) * eps.")
+
+
+@weight(4)
+@number("1.2")
+def test_moments(grading: GradingSession, note: list[str]) -> None:
+    """sample_gaussian: samples have mean m and variance v"""
+    shape = (MOMENT_SAMPLES, len(MOMENT_MEANS))
+    m = np.broadcast_to(MOMENT_MEANS, shape).copy()
+    v = np.broadcast_to(MOMENT_VARIANCES, shape).copy()
+    result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED, requires_grad=False)
+    z = tensor_values(result["z"], "sample_gaussian", shape, "torch.float64")
+    if not np.all(np.isfinite(z)):
+        raise wrong("sample_gaussian returned NaN or infinity.", "finite samples", preview(z),
+                    "the square root of a negative number or a division by zero.")
+    means, variances = z.mean(axis=0), z.var(axis=0, ddof=1)
+    mean_tolerance = SIGMAS * np.sqrt(MOMENT_VARIANCES / MOMENT_SAMPLES)
+    variance_tolerance = SIGMAS * MOMENT_VARIANCES * np.sqrt(2.0 / (MOMENT_SAMPLES - 1))
+    note.append(f"{MOMENT_SAMPLES:,} samples per column; means {np.round(means, 3).tolist()}, "
+                f"variances {np.round(variances, 3).tolist()}")
+    if np.any(np.abs(means - MOMENT_MEANS) > mean_tolerance):
+        raise wrong("The samples' means are not m.", f"means close to {MOMENT_MEANS.tolist()}",
+                    f"means {np.round(means, 3).tolist()}", "z must be centred on m: z = m + sqrt(v) * eps.")
+    if np.any(np.abs(variances - MOMENT_VARIANCES) > variance_tolerance):
+        raise wrong("The samples' variances are not v.", f"variances close to {MOMENT_VARIANCES.tolist()}",
+                    f"variances {np.round(variances, 3).tolist()}", variance_mistake(variances, MOMENT_VARIANCES))
+    standardized = (z - MOMENT_MEANS) / np.sqrt(MOMENT_VARIANCES)
+    correlation = np.corrcoef(standardized, rowvar=False)[np.triu_indices(len(MOMENT_MEANS), 1)]
+    if np.any(np.abs(correlation) > SIGMAS / np.sqrt(MOMENT_SAMPLES)):
+        raise wrong("The coordinates of a sample are correlated.", "independent noise in every coordinate",
+                    f"correlations up to {np.abs(correlation).max():.2f}",
+                    "one noise value was shared across a row; draw eps with m's full shape (torch.randn_like(m)).")
+
+
+@weight(5)
+@number("1.3")
+def test_reparameterized(grading: GradingSession) -> None:
+    """sample_gaussian: is reparameterized (dz/dm = 1, dz/dv = (z - m) / (2v))"""
+    m, v = inputs((256, 8), np.float64, SEED + 10)
+    result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + 10)
+    z = tensor_values(result["z"], "sample_gaussian", m.shape, "torch.float64")
+    if "grad_error" in result:
+        raise wrong("No gradient flows from z back to m and v.", "z differentiable with respect to m and v",
+                    result["grad_error"], "torch.normal, .detach(), .data or numpy cut the graph; write "
+                    "z = m + torch.sqrt(v) * eps with eps = torch.randn_like(m).")
+    grad_m, grad_v = result.get("grad_m"), result.get("grad_v")
+    if grad_m is None or grad_v is None:
+        missing = "m" if grad_m is None else "v"
+        raise wrong(f"No gradient reaches {missing}.", "gradients for both m and v", f"none for {missing}",
+                    f"z must be computed from {missing} with torch operations.")
+    if grad_m.shape != m.shape or not np.allclose(grad_m, 1.0, rtol=1e-6, atol=1e-6):
+        raise wrong("dz/dm is not 1.", "dz/dm = 1 everywhere", preview(grad_m), "z = m + sqrt(v) * eps is linear in m.")
+    expected = (z - m) / (2 * v)
+    if grad_v.shape != v.shape or not np.allclose(grad_v, expected, rtol=1e-5, atol=1e-8):
+        mistake = "the sample must be m + sqrt(v) * eps with the noise eps drawn independently of m and v."
+        if grad_v.shape == v.shape and np.allclose(grad_v, (z - m) / v, rtol=1e-5, atol=1e-8):
+            mistake = "v was used as a standard deviation (z = m + v * eps); use torch.sqrt(v)."
+        elif np.allclose(grad_v, 0.0):
+            mistake = "z does not depend on v through the graph (zero gradient); scale eps by torch.sqrt(v)."
+        raise wrong("dz/dv is not (z - m) / (2v).", preview(expected), preview(grad_v), mistake)
+
+
+@weight(1)
+@number("1.4")
+def test_inputs_unchanged(grading: GradingSession) -> None:
+    """sample_gaussian: leaves m and v unchanged"""
+    m, v = inputs((32, 6), np.float32, SEED + 20)
+    result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + 20, requires_grad=False)
+    if not result.get("inputs_unchanged", False):
+        raise wrong("sample_gaussian modified its inputs.", "m and v unchanged after the call", "changed values",
+                    "an in-place operation such as v.sqrt_() or m += ...; use out-of-place operations.")

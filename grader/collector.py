@@ -1,0 +1,100 @@
+"""A pytest plugin that runs the checks in grader/checks/ and collects one CheckResult per test.
+
+Points, numbers and visibility come from gradescope-utils' decorators (``@weight``, ``@number``,
+``@visibility``, ``@partial_credit``); the test's docstring is its name. What went wrong is classified
+from the exception: the stub's NotImplementedError, an exception in the student's code, a wrong
+answer, a timeout, or, for anything else, a fault of the grader itself.
+"""
+
+import traceback
+
+import pytest
+
+from grader.feedback import WrongAnswer
+from grader.results import CheckResult, Outcome
+from grader.session import GradingSession
+from grader.worker_client import (
+    NotImplementedYet,
+    StudentError,
+    WorkerCrashed,
+    WorkerFailure,
+    WorkerProtocolError,
+    WorkerTimeout,
+)
+
+FAILURE = pytest.StashKey[BaseException]()
+NOTES = pytest.StashKey[list[str]]()
+GRADER_FAULT_MESSAGE = "The autograder itself failed while running this check. This is not your fault."
+
+
+def classify(error: BaseException) -> tuple[Outcome, str, str]:
+    """(outcome, message for the student, detail for staff only)."""
+    if isinstance(error, NotImplementedYet):
+        return Outcome.NOT_ATTEMPTED, f"Not implemented yet: the function raised {error.message}", ""
+    if isinstance(error, WorkerTimeout):
+        return Outcome.TIMED_OUT, (f"Your code did not finish in time: {error.message}. Look for an endless loop "
+                                   "or work that grows with the data (Python loops over pixels or images)."), ""
+    if isinstance(error, StudentError | WorkerCrashed):
+        student_traceback = f"\n{error.traceback}" if error.traceback else ""
+        return Outcome.STUDENT_ERROR, f"Your code raised an error: {error.message}{student_traceback}", ""
+    if isinstance(error, WorkerProtocolError):
+        return Outcome.STUDENT_ERROR, (f"{error.message}. Your code may have written to the grader's channel or "
+                                       "replaced built-in functions."), ""
+    if isinstance(error, WorkerFailure):
+        return Outcome.STUDENT_ERROR, error.message, ""
+    if isinstance(error, WrongAnswer | AssertionError):
+        return Outcome.WRONG_ANSWER, str(error), ""
+    detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return Outcome.GRADER_FAULT, GRADER_FAULT_MESSAGE, detail[-8000:]
+
+
+class ResultCollector:
+    """Register with ``pytest.main(..., plugins=[collector])``; read ``collector.checks`` afterwards."""
+
+    def __init__(self, session: GradingSession) -> None:
+        self.session = session
+        self.checks: list[CheckResult] = []
+
+    @pytest.fixture(scope="session")
+    def grading(self) -> GradingSession:
+        return self.session
+
+    @pytest.fixture
+    def note(self, request: pytest.FixtureRequest) -> list[str]:
+        """Lines a check wants the student to see, whether it passes or fails."""
+        notes: list[str] = []
+        request.node.stash[NOTES] = notes
+        return notes
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        function = getattr(item, "obj", None)
+        if function is not None and hasattr(function, "__score__"):
+            del function.__score__  # partial_credit keeps the last score on the function object
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+        report = yield
+        if call.excinfo is not None and FAILURE not in item.stash:
+            item.stash[FAILURE] = call.excinfo.value
+        if call.when == "teardown":
+            self.checks.append(self._result(item))
+        return report
+
+    def _result(self, item: pytest.Item) -> CheckResult:
+        function = item.obj
+        max_score = float(getattr(function, "__weight__", 0.0))
+        name = (function.__doc__ or item.name).strip().splitlines()[0]
+        number = str(getattr(function, "__number__", ""))
+        visibility = getattr(function, "__visibility__", "visible")
+        notes = "\n".join(item.stash.get(NOTES, []))
+        failure = item.stash.get(FAILURE, None)
+        partial = getattr(function, "__score__", None)
+        if failure is None:
+            score = max_score if partial is None else min(max_score, max(0.0, float(partial)))
+            return CheckResult(name, number, max_score, score, Outcome.PASSED, notes, visibility)
+        outcome, message, detail = classify(failure)
+        score = 0.0
+        if outcome is Outcome.WRONG_ANSWER and partial is not None:
+            score = min(max_score, max(0.0, float(partial)))
+        output = "\n".join(part for part in (message, notes) if part)
+        return CheckResult(name, number, max_score, score, outcome, output, visibility, hidden_detail=detail)

@@ -1,0 +1,35 @@
+"""How a failed check talks to the student: what was expected, what came back, the likely mistake."""
+
+import numpy as np
+
+
+class WrongAnswer(AssertionError):
+    """The student's code ran and returned something wrong; the message is shown as it is."""
+
+
+def explain(expected: str, got: str, mistake: str = "") -> str:
+    lines = [f"Expected: {expected}", f"Got:      {got}"]
+    if mistake:
+        lines.append(f"Likely mistake: {mistake}")
+    return "\n".join(lines)
+
+
+def wrong(summary: str, expected: str, got: str, mistake: str = "") -> WrongAnswer:
+    return WrongAnswer(f"{summary}\n{explain(expected, got, mistake)}")
+
+
+def preview(array: object, limit: int = 6) -> str:
+    """A short, readable rendering of an array for a message."""
+    if not isinstance(array, np.ndarray):
+        return repr(array)[:200]
+    flat = array.reshape(-1)
+    values = ", ".join(f"{v:.4g}" for v in flat[:limit].astype(np.float64))
+    more = ", ..." if flat.size > limit else ""
+    return f"shape {tuple(array.shape)}, values [{values}{more}]"
+
+
+def worst_difference(got: np.ndarray, expected: np.ndarray) -> str:
+    difference = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    index = np.unravel_index(int(np.nanargmax(difference)) if difference.size else 0, difference.shape)
+    return (f"largest difference {float(difference[index]):.4g} at index {tuple(int(i) for i in index)}: "
+            f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}")

@@ -1,0 +1,150 @@
+"""Grade one submission: intake, workspace, the checks in order, the results, always a results.json.
+
+submission -> sandboxed worker -> trusted checks -> GradeResult -> results.json and artifacts
+"""
+
+import math
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import GRADER_VERSION
+from grader.collector import GRADER_FAULT_MESSAGE, ResultCollector
+from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
+from grader.session import FULL_ITERATIONS, GradeConfig, GradingSession
+from grader.submission import EXPECTED_FILES, Submission, load_submission
+from grader.workspace import PROVIDED_SOURCE, create_workspace
+
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"
+CHECK_FILES = (  # the order the student reads them in
+    "test_sample_gaussian.py",
+    "test_kl_normal.py",
+    "test_negative_elbo_bound.py",
+    "test_training.py",
+    "test_samples.py",
+)
+RESULTS_NAME = "results.json"
+PYTEST_BACKSTOP_SECONDS = 1_800  # the trusted side hanging: the worker's own deadlines are far shorter
+
+
+def grade(submission_path: Path, out: Path, config: GradeConfig | None = None) -> GradeResult:
+    """Grade and write ``out/results.json``; never raises for anything the submission does."""
+    config = config or GradeConfig()
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _grade(submission_path, out, config)
+    except Exception as error:  # a fault of ours: still a valid results.json, and said so
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        result = GradeResult(
+            checks=[CheckResult("autograder: ran to completion", "0.0", 0.0, 0.0, Outcome.GRADER_FAULT,
+                                GRADER_FAULT_MESSAGE, hidden_detail=detail[-8000:])],
+            output="The autograder failed before it could grade your submission. This is not your fault: "
+                   "your instructors will see the error and regrade.",
+        )
+    result.execution_time = time.monotonic() - started
+    result.extra_data.setdefault("grader_version", GRADER_VERSION)
+    result.extra_data["grader_fault"] = result.grader_fault
+    write_json_atomically(to_gradescope(result), out / RESULTS_NAME)
+    return result
+
+
+def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult:
+    submission = load_submission(submission_path)
+    torch.set_num_threads(config.threads)
+    with tempfile.TemporaryDirectory(prefix="vae-grade-") as temporary:
+        workspace = create_workspace(with_starter_for_missing(submission), Path(temporary) / "workspace")
+        session = GradingSession(config, workspace)
+        collector = ResultCollector(session)
+        try:
+            pytest_exit = pytest.main(pytest_arguments(), plugins=[collector])
+        finally:
+            session.close()
+        worker_output = "\n".join(part for part in (session.unit_worker.output(), session.training_worker.output())
+                                  if part)
+        _keep_artifacts(session, workspace.logs, out)
+    if not collector.checks:
+        raise RuntimeError(f"pytest ran no check (exit status {pytest_exit})")
+    checks = sorted(collector.checks, key=lambda check: [int(p) for p in check.number.split(".") if p.isdigit()])
+    if submission.problems:
+        checks.insert(0, CheckResult("submission: utils.py and vae.py", "0.1", 0.0, 0.0, Outcome.WRONG_ANSWER,
+                                     "\n".join(submission.problems)))
+    result = GradeResult(checks=checks)
+    result.metrics = session.metrics()
+    result.extra_data = _extra_data(submission, config, session)
+    result.output = _summary(result, submission, config, worker_output)
+    return result
+
+
+def with_starter_for_missing(submission: Submission) -> Submission:
+    """Grade what is there: a missing file is replaced by the starter's, whose functions are not implemented."""
+    files = dict(submission.files)
+    for name in EXPECTED_FILES:
+        if name not in files:
+            files[name] = (PROVIDED_SOURCE / name).read_bytes()
+    return Submission(files=files, problems=list(submission.problems), ignored=list(submission.ignored))
+
+
+def pytest_arguments() -> list[str]:
+    return [
+        "-qq", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings",
+        "--import-mode=importlib", "--rootdir", str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"),
+        f"--timeout={PYTEST_BACKSTOP_SECONDS}",
+        *[str(CHECKS_DIR / name) for name in CHECK_FILES],
+    ]
+
+
+def _keep_artifacts(session: GradingSession, logs: Path, out: Path) -> None:
+    outcome = session.training_outcome()
+    if outcome is not None:
+        for name, data in (("samples.png", outcome.samples_png), ("reconstructions.png", outcome.reconstructions_png)):
+            if data is not None:
+                (out / name).write_bytes(data)
+    worker_logs = out / "worker-logs"
+    shutil.rmtree(worker_logs, ignore_errors=True)
+    shutil.copytree(logs, worker_logs)
+
+
+def _extra_data(submission: Submission, config: GradeConfig, session: GradingSession) -> dict[str, object]:
+    outcome = session.training_outcome()
+    extra: dict[str, object] = {
+        "grader_version": GRADER_VERSION,
+        "submission_sha256": submission.digest,
+        "iterations_requested": config.iterations,
+        "development_run": not config.full_run,
+        "seed": config.seed,
+        "threads": config.threads,
+        "budgets_seconds": asdict(config.budgets),
+        "submission_problems": submission.problems,
+    }
+    if outcome is not None:
+        extra.update(iterations_completed=outcome.iterations, training_seconds=round(outcome.seconds, 2),
+                     diverged_at=outcome.diverged_at, student_reported_bound=outcome.own_bound)
+    return extra
+
+
+def _summary(result: GradeResult, submission: Submission, config: GradeConfig, worker_output: str) -> str:
+    lines = [f"Score: {result.score:g} / {result.max_score:g}"]
+    if not config.full_run:
+        lines.append(f"DEVELOPMENT RUN: {config.iterations:,} training iterations instead of {FULL_ITERATIONS:,}; "
+                     "the training score does not count.")
+    if result.grader_fault:
+        lines.append("An autograder fault occurred (marked below). It is not your fault; it will be regraded.")
+    for problem in submission.problems:
+        lines.append(f"Submission: {problem}")
+    missing = [name for name in EXPECTED_FILES if name not in submission.files]
+    if missing:
+        lines.append(f"Graded with the empty starter in place of {', '.join(missing)}.")
+    nelbo = result.metrics.get("nelbo")
+    if nelbo is not None and math.isfinite(nelbo):
+        lines.append("Test set, grader's evaluator: "
+                     + "  ".join(f"{k.upper() if k != 'rec' else 'Rec'}: {v:.3f}" for k, v in result.metrics.items()))
+    if worker_output:
+        lines.append("\nWhat your code printed while being graded:\n" + worker_output)
+    return "\n".join(lines)

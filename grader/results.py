@@ -1,0 +1,124 @@
+"""The results model and the one function that turns it into Gradescope's results.json."""
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+GRADER_FAULT_NOTE = "The autograder failed here, not your code: these points are not final and will be regraded."
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    WRONG_ANSWER = "wrong answer"
+    NOT_ATTEMPTED = "not attempted"
+    STUDENT_ERROR = "error in your code"
+    TIMED_OUT = "timed out"
+    GRADER_FAULT = "autograder fault"
+
+
+@dataclass
+class CheckResult:
+    name: str  # "kl_normal: matches the closed form"
+    number: str  # "2.1"
+    max_score: float
+    score: float
+    outcome: Outcome
+    output: str = ""
+    visibility: str = "visible"
+    output_format: str = "text"
+    hidden_detail: str = ""  # e.g. a grader fault's traceback: shown to staff only
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+@dataclass
+class GradeResult:
+    checks: list[CheckResult] = field(default_factory=list)
+    output: str = ""  # the summary at the top of the student's page
+    execution_time: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)  # nelbo, kl, rec by the grader's evaluator
+    extra_data: dict[str, object] = field(default_factory=dict)
+    stdout_visibility: str = "hidden"
+
+    @property
+    def score(self) -> float:
+        return round(sum(check.score for check in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(check.max_score for check in self.checks), 4)
+
+    @property
+    def grader_fault(self) -> bool:
+        return any(check.outcome is Outcome.GRADER_FAULT for check in self.checks)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def to_gradescope(result: GradeResult) -> dict:
+    """The results.json document, following Gradescope's autograder specification."""
+    tests = []
+    for check in result.checks:
+        output = check.output
+        if check.outcome is not Outcome.PASSED:
+            output = f"[{check.outcome.value}] {output}".rstrip()
+        if check.outcome is Outcome.GRADER_FAULT:
+            output = f"{output}\n{GRADER_FAULT_NOTE}"
+        tests.append({
+            "name": check.name,
+            "number": check.number,
+            "score": round(check.score, 4),
+            "max_score": check.max_score,
+            "status": "passed" if check.passed else "failed",
+            "output": output,
+            "output_format": check.output_format,
+            "visibility": check.visibility,
+        })
+        if check.hidden_detail:
+            tests.append({
+                "name": f"[staff] {check.name}: details",
+                "number": f"{check.number}.staff",
+                "score": 0,
+                "max_score": 0,
+                "status": "failed",
+                "output": check.hidden_detail,
+                "output_format": "text",
+                "visibility": "hidden",
+            })
+    document: dict = {
+        "score": result.score,
+        "execution_time": round(result.execution_time, 1),
+        "output": result.output,
+        "output_format": "text",
+        "test_output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": result.stdout_visibility,
+        "tests": tests,
+        "extra_data": {**result.extra_data, "metrics": {k: _finite_or_none(v) for k, v in result.metrics.items()}},
+    }
+    nelbo = _finite_or_none(result.metrics.get("nelbo", math.nan))
+    if nelbo is not None:
+        document["leaderboard"] = [{"name": "NELBO", "value": round(nelbo, 3), "order": "asc"}]
+    return document
+
+
+def write_json_atomically(document: dict, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(document, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,183 @@
+"""One grading run's state on the trusted side: configuration, the phases' workers, their outcomes.
+
+Phases run in order and each has its own worker process, killed whole when the phase ends:
+``unit`` (calls on the three functions), then ``training`` (20,000 iterations with the provided loop).
+``evaluation`` is trusted: the returned weights are loaded into the reference model and scored on the
+fixed binarized test set with the reference bound. A phase's failure is remembered and raised again
+to every check that needs it, so later checks still report.
+"""
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.feedback import WrongAnswer
+from grader.oracle import reference
+from grader.worker_client import WorkerClient, WorkerFailure, WorkerOptions
+from grader.workspace import DATA_FILE, Workspace
+
+FULL_ITERATIONS = 20_000
+RECONSTRUCTION_IMAGES = 100
+
+
+def default_threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Wall-clock seconds per phase, sized for Gradescope's ½ vCPU (the reference trains in ~4 min there)."""
+
+    worker_start: float = 120.0  # import torch and the submission
+    unit_call: float = 60.0  # one call on one of the three functions
+    training: float = 600.0  # 20,000 iterations, the student's own bound, the grids
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    iterations: int = FULL_ITERATIONS
+    seed: int = 0
+    z_dim: int = 10
+    threads: int = field(default_factory=default_threads)
+    budgets: Budgets = Budgets()
+    data_file: Path = DATA_FILE
+
+    @property
+    def full_run(self) -> bool:
+        return self.iterations >= FULL_ITERATIONS
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    weights: dict[str, np.ndarray]
+    iterations: int
+    seconds: float
+    diverged_at: int | None
+    own_bound: dict[str, float] | None
+    own_bound_error: str | None
+    samples_png: bytes | None
+    reconstructions_png: bytes | None
+
+
+class GradingSession:
+    def __init__(self, config: GradeConfig, workspace: Workspace) -> None:
+        self.config = config
+        self.workspace = workspace
+        options = WorkerOptions(threads=config.threads, start_seconds=config.budgets.worker_start)
+        self.unit_worker = WorkerClient(workspace, "unit", options)
+        self.training_worker = WorkerClient(workspace, "training", options)
+        self._training: TrainingOutcome | BaseException | None = None
+        self._evaluation: dict[str, float] | BaseException | None = None
+
+    def unit(self, op: str, **arguments: object) -> dict:
+        return self.unit_worker.call(op, self.config.budgets.unit_call, **arguments)
+
+    def close(self) -> None:
+        self.unit_worker.close()
+        self.training_worker.close()
+
+    def training_outcome(self) -> TrainingOutcome | None:
+        """The training phase's outcome if it ran and succeeded."""
+        return self._training if isinstance(self._training, TrainingOutcome) else None
+
+    def metrics(self) -> dict[str, float]:
+        """The grader's own evaluation, if it ran: nelbo, kl, rec."""
+        return dict(self._evaluation) if isinstance(self._evaluation, dict) else {}
+
+    # -- training (untrusted) ------------------------------------------------------------------------
+
+    def training(self) -> TrainingOutcome:
+        if self._training is None:
+            self.unit_worker.close()  # the unit phase is over: its processes go before training starts
+            try:
+                self._training = self._train()
+            except (WorkerFailure, WrongAnswer) as error:
+                self._training = error
+            finally:
+                self.training_worker.close()
+        if isinstance(self._training, BaseException):
+            raise self._training
+        return self._training
+
+    def _train(self) -> TrainingOutcome:
+        budget = self.config.budgets.training
+        result = self.training_worker.call(
+            "train", budget, data=str(self.config.data_file), iterations=self.config.iterations,
+            seed=self.config.seed, z_dim=self.config.z_dim, reconstructions=RECONSTRUCTION_IMAGES,
+        )
+        weights = result.get("weights")
+        if not isinstance(weights, dict) or not all(isinstance(v, np.ndarray) for v in weights.values()):
+            raise WrongAnswer("training returned no usable weights (model.state_dict() was not a dict of tensors)")
+
+        def number(key: str) -> float:
+            value = result.get(key)
+            return float(value) if isinstance(value, int | float) else math.nan
+
+        def png(key: str) -> bytes | None:
+            value = result.get(key)
+            return value if isinstance(value, bytes) else None
+
+        own = result.get("own_bound")
+        own_bound = {k: float(own[k]) for k in ("nelbo", "kl", "rec")
+                     if isinstance(own, dict) and isinstance(own.get(k), int | float)} or None
+        diverged = result.get("diverged_at")
+        return TrainingOutcome(
+            weights=weights,
+            iterations=int(number("iterations")) if math.isfinite(number("iterations")) else 0,
+            seconds=number("seconds"),
+            diverged_at=diverged if isinstance(diverged, int) else None,
+            own_bound=own_bound,
+            own_bound_error=str(result["own_bound_error"])[:500] if "own_bound_error" in result else None,
+            samples_png=png("samples_png"),
+            reconstructions_png=png("reconstructions_png"),
+        )
+
+    # -- evaluation (trusted) ------------------------------------------------------------------------
+
+    def evaluation(self) -> dict[str, float]:
+        if self._evaluation is None:
+            try:
+                self._evaluation = self._evaluate(self.training())
+            except (WorkerFailure, WrongAnswer) as error:
+                self._evaluation = error
+        if isinstance(self._evaluation, BaseException):
+            raise self._evaluation
+        return self._evaluation
+
+    def _evaluate(self, outcome: TrainingOutcome) -> dict[str, float]:
+        ref = reference()
+        model = ref.vae.VAE(z_dim=self.config.z_dim)
+        load_trained_weights(model, outcome.weights)
+        with np.load(self.config.data_file, allow_pickle=False) as arrays:
+            x_test = torch.from_numpy(arrays["x_test_binarized"]).float()  # (10000, 784)
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            return {"nelbo": math.nan, "kl": math.nan, "rec": math.nan}
+        return ref.evaluate.evaluate_bound(model, x_test)
+
+
+def load_trained_weights(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> None:
+    """Copy the student's trained weights into the reference model, checking names, shapes and dtypes.
+
+    Extra entries (a prior saved as a parameter, say) are ignored; missing or misshapen ones are an error.
+    """
+    expected = model.state_dict()
+    problems = []
+    for name, tensor in expected.items():
+        array = weights.get(name)
+        if array is None:
+            problems.append(f"{name} is missing")
+        elif tuple(array.shape) != tuple(tensor.shape):
+            problems.append(f"{name} has shape {tuple(array.shape)}, expected {tuple(tensor.shape)}")
+        elif array.dtype != np.float32:
+            problems.append(f"{name} has dtype {array.dtype}, expected float32")
+    if problems:
+        raise WrongAnswer(
+            "The trained model's weights do not fit the provided networks: " + "; ".join(problems[:5])
+            + ". Likely mistake: the VAE class was changed (the encoder and decoder must be self.enc and self.dec "
+              "from nns.py, built with z_dim)."
+        )
+    model.load_state_dict({name: torch.from_numpy(weights[name]) for name in expected})
