@@ -7,6 +7,7 @@ BASE_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || comm
 VENV := .venv
 PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-tools
 SUBMISSION ?= reference
 SUBMISSIONS ?=
 PYTEST_ARGS ?=
@@ -31,9 +32,24 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# System tools the tests use: bubblewrap (the worker's sandbox) and chromium (the report's browser test).
+# Installed with apt when running as root; elsewhere the tests that need them say what is missing.
+$(SYSTEM_STAMP):
+	@mkdir -p $(VENV)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; \
+	  command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	  command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi; \
+	fi
+	touch $(SYSTEM_STAMP)
+
 venv: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

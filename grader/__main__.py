@@ -18,12 +18,14 @@ def main(argv: list[str] | None = None) -> int:
                               help="training iterations; fewer than 20,000 is a development run that does not count")
     grade_parser.add_argument("--seed", type=int, default=0)
     grade_parser.add_argument("--threads", type=int, default=default_threads())
+    grade_parser.add_argument("--unit-only", action="store_true", help="run the unit checks only, no training")
     args = parser.parse_args(argv)
 
     if args.command == "grade":
         if args.iterations < 1 or args.threads < 1:
             parser.error("--iterations and --threads must be positive")
-        config = GradeConfig(iterations=args.iterations, seed=args.seed, threads=args.threads)
+        config = GradeConfig(iterations=args.iterations, seed=args.seed, threads=args.threads,
+                             training=not args.unit_only)
         result = grade(args.submission, args.out, config)
         for check in result.checks:
             mark = "ok " if check.passed else "-- "

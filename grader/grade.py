@@ -22,13 +22,8 @@ from grader.submission import EXPECTED_FILES, Submission, load_submission
 from grader.workspace import PROVIDED_SOURCE, create_workspace
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
-CHECK_FILES = (  # the order the student reads them in
-    "test_sample_gaussian.py",
-    "test_kl_normal.py",
-    "test_negative_elbo_bound.py",
-    "test_training.py",
-    "test_samples.py",
-)
+UNIT_CHECK_FILES = ("test_sample_gaussian.py", "test_kl_normal.py", "test_negative_elbo_bound.py")
+TRAINING_CHECK_FILES = ("test_training.py", "test_samples.py")
 RESULTS_NAME = "results.json"
 PYTEST_BACKSTOP_SECONDS = 1_800  # the trusted side hanging: the worker's own deadlines are far shorter
 
@@ -63,7 +58,7 @@ def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult
         session = GradingSession(config, workspace)
         collector = ResultCollector(session)
         try:
-            pytest_exit = pytest.main(pytest_arguments(), plugins=[collector])
+            pytest_exit = pytest.main(pytest_arguments(config), plugins=[collector])
         finally:
             session.close()
         worker_output = "\n".join(part for part in (session.unit_worker.output(), session.training_worker.output())
@@ -91,12 +86,13 @@ def with_starter_for_missing(submission: Submission) -> Submission:
     return Submission(files=files, problems=list(submission.problems), ignored=list(submission.ignored))
 
 
-def pytest_arguments() -> list[str]:
+def pytest_arguments(config: GradeConfig) -> list[str]:
+    check_files = UNIT_CHECK_FILES + (TRAINING_CHECK_FILES if config.training else ())
     return [
         "-qq", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings",
         "--import-mode=importlib", "--rootdir", str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"),
         f"--timeout={PYTEST_BACKSTOP_SECONDS}",
-        *[str(CHECKS_DIR / name) for name in CHECK_FILES],
+        *[str(CHECKS_DIR / name) for name in check_files],
     ]
 
 
@@ -131,7 +127,9 @@ def _extra_data(submission: Submission, config: GradeConfig, session: GradingSes
 
 def _summary(result: GradeResult, submission: Submission, config: GradeConfig, worker_output: str) -> str:
     lines = [f"Score: {result.score:g} / {result.max_score:g}"]
-    if not config.full_run:
+    if not config.training:
+        lines.append("UNIT CHECKS ONLY: training and samples were not graded in this run.")
+    elif not config.full_run:
         lines.append(f"DEVELOPMENT RUN: {config.iterations:,} training iterations instead of {FULL_ITERATIONS:,}; "
                      "the training score does not count.")
     if result.grader_fault:

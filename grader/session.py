@@ -45,6 +45,7 @@ class GradeConfig:
     threads: int = field(default_factory=default_threads)
     budgets: Budgets = Budgets()
     data_file: Path = DATA_FILE
+    training: bool = True  # False: the unit checks only (fast; for tests and quick feedback)
 
     @property
     def full_run(self) -> bool:
