@@ -122,7 +122,7 @@ def _take_zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, submission:
         submission.problems.append(f"archive entry {info.filename!r} points outside the archive and was refused")
         return
     mode = info.external_attr >> 16
-    if mode and not stat.S_ISREG(mode):
+    if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # type bits are optional in zip entries
         submission.problems.append(f"archive entry {info.filename} is not a regular file (a link?) and was refused")
         return
 

@@ -1,0 +1,58 @@
+import json
+import math
+
+import jsonschema
+import pytest
+
+from grader.results import GRADER_FAULT_NOTE, CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
+from tests.conftest import SCHEMA
+
+
+def sample_result(nelbo: float = 100.2) -> GradeResult:
+    return GradeResult(
+        checks=[
+            CheckResult("kl_normal: matches", "2.1", 5, 5, Outcome.PASSED),
+            CheckResult("kl_normal: broadcasts", "2.2", 3, 0, Outcome.WRONG_ANSWER, "Expected: a\nGot: b"),
+            CheckResult("training: NELBO", "4.2", 30, 12.5, Outcome.WRONG_ANSWER, "partial"),
+            CheckResult("samples: digits", "5.2", 8, 0, Outcome.GRADER_FAULT, "oops", hidden_detail="Traceback ..."),
+        ],
+        output="Score",
+        execution_time=12.34,
+        metrics={"nelbo": nelbo, "kl": 19.0, "rec": 81.2},
+        extra_data={"grader_version": "x"},
+    )
+
+
+def test_document_follows_the_schema_with_scores_statuses_and_leaderboard():
+    document = to_gradescope(sample_result())
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    assert document["score"] == 17.5
+    assert [t["status"] for t in document["tests"]] == ["passed", "failed", "failed", "failed", "failed"]
+    assert document["tests"][1]["output"].startswith("[wrong answer] Expected: a")
+    assert document["leaderboard"] == [{"name": "NELBO", "value": 100.2, "order": "asc"}]
+    assert document["extra_data"]["metrics"] == {"nelbo": 100.2, "kl": 19.0, "rec": 81.2}
+
+
+def test_a_grader_fault_is_visible_as_such_and_its_traceback_hidden():
+    tests = to_gradescope(sample_result())["tests"]
+    fault, staff = tests[3], tests[4]
+    assert fault["visibility"] == "visible" and GRADER_FAULT_NOTE in fault["output"]
+    assert "Traceback" not in fault["output"]
+    assert staff["visibility"] == "hidden" and staff["output"] == "Traceback ..." and staff["max_score"] == 0
+
+
+def test_non_finite_metrics_become_null_and_no_leaderboard_entry():
+    document = to_gradescope(sample_result(nelbo=math.nan))
+    assert "leaderboard" not in document
+    assert document["extra_data"]["metrics"]["nelbo"] is None
+    json.dumps(document, allow_nan=False)  # strict JSON: no NaN literal anywhere
+
+
+def test_atomic_write_leaves_no_temporary_file_and_refuses_nan(tmp_path):
+    target = tmp_path / "results" / "results.json"
+    write_json_atomically({"score": 1}, target)
+    assert json.loads(target.read_text()) == {"score": 1}
+    with pytest.raises(ValueError):
+        write_json_atomically({"score": math.nan}, target)
+    assert json.loads(target.read_text()) == {"score": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]
