@@ -1,14 +1,70 @@
-"""Command line: ``python -m grader grade SUBMISSION [--out DIR] [--iterations N] [--seed S] [--threads T]``."""
+"""Command line of the grader.
+
+    python -m grader grade SUBMISSION [--out DIR] [--iterations N] [--seed S] [--threads T] [--unit-only]
+    python -m grader batch INPUT [--out DIR] [--jobs K] [--iterations N] [--unit-only] [--timeout S]
+
+A results.json is written in every outcome: if even the grader's own modules fail to import (a broken
+installation), a grader-fault result is written with the standard library alone.
+"""
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
-from grader.grade import RESULTS_NAME, grade
-from grader.session import FULL_ITERATIONS, GradeConfig, default_threads
+from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
+
+FULL_ITERATIONS = 20_000
+RESULTS_NAME = "results.json"
 
 
-def main(argv: list[str] | None = None) -> int:
+def grade_command(args: argparse.Namespace) -> int:
+    try:
+        from grader.grade import grade
+        from grader.session import GradeConfig, default_threads
+    except Exception as error:  # the installation is broken: still tell Gradescope, and say whose fault it is
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        fault = CheckResult("autograder: started", "0.0", 0.0, 0.0, Outcome.GRADER_FAULT,
+                            "The autograder could not start. This is not your fault.", hidden_detail=detail)
+        write_json_atomically(to_gradescope(GradeResult(checks=[fault], output="The autograder could not start.")),
+                              args.out / RESULTS_NAME)
+        print(detail, file=sys.stderr)
+        return 1
+    config = GradeConfig(iterations=args.iterations, seed=args.seed, threads=args.threads or default_threads(),
+                         training=not args.unit_only)
+    result = grade(args.submission, args.out, config)
+    for check in result.checks:
+        mark = "ok" if check.passed else "--"
+        score = f"{check.score:g}/{check.max_score:g}"
+        print(f"{mark} {check.number:>5} {check.name:<64} {score:>7} {check.outcome.value}")
+    print(f"score {result.score:g}/{result.max_score:g}; wrote {args.out / RESULTS_NAME}")
+    return 0
+
+
+def batch_command(args: argparse.Namespace) -> int:
+    from grader.batch import INPUTS_DIR, BatchConfig, run_batch
+    from grader.export import ExportError, read_input
+    from grader.report import write_report
+
+    if (args.jobs is not None and args.jobs < 1) or args.timeout <= 0:
+        print("--jobs and --timeout must be positive", file=sys.stderr)
+        return 2
+    try:
+        entries = read_input(args.input, args.out / INPUTS_DIR)
+    except ExportError as error:
+        print(f"cannot read {args.input}: {error}", file=sys.stderr)
+        return 2
+    config = BatchConfig(out=args.out, jobs=args.jobs, iterations=args.iterations, seed=args.seed,
+                         unit_only=args.unit_only, timeout_seconds=args.timeout, retry_failed=args.retry_failed,
+                         progress=not args.no_progress)
+    summary = run_batch(entries, config)
+    paths = write_report(entries, args.out)
+    print(f"graded {len(summary.graded)}, kept {len(summary.skipped)} finished results, in "
+          f"{summary.wall_seconds:.0f} s; wrote {paths.csv} and {paths.html}")
+    return 130 if summary.interrupted else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description="The VAE homework autograder.")
     commands = parser.add_subparsers(dest="command", required=True)
     grade_parser = commands.add_parser("grade", help="grade one submission (a folder or a .zip)")
@@ -16,23 +72,36 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
     grade_parser.add_argument("--iterations", type=int, default=FULL_ITERATIONS,
                               help="training iterations; fewer than 20,000 is a development run that does not count")
-    grade_parser.add_argument("--seed", type=int, default=0)
-    grade_parser.add_argument("--threads", type=int, default=default_threads())
+    grade_parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    grade_parser.add_argument("--threads", type=int, default=0, help="torch threads (default: up to 2)")
     grade_parser.add_argument("--unit-only", action="store_true", help="run the unit checks only, no training")
-    args = parser.parse_args(argv)
+    grade_parser.set_defaults(run=grade_command)
+    batch_parser = commands.add_parser(
+        "batch", help="grade a Gradescope export (folder or .zip) or a folder of uploads; write scores.csv and "
+                      "report.html")
+    batch_parser.add_argument("input", type=Path)
+    batch_parser.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    batch_parser.add_argument("--jobs", type=int, default=None,
+                              help="submissions graded at once (default: one per core; threads = cores / jobs)")
+    batch_parser.add_argument("--iterations", type=int, default=FULL_ITERATIONS,
+                              help="training iterations; fewer than 20,000 is a development run that does not count")
+    batch_parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    batch_parser.add_argument("--unit-only", action="store_true", help="run the unit checks only, no training")
+    batch_parser.add_argument("--timeout", type=float, default=2_400.0,
+                              help="wall-clock seconds per submission before it is killed (default 2400)")
+    batch_parser.add_argument("--retry-failed", action="store_true",
+                              help="grade again the submissions whose last grading timed out, crashed or faulted")
+    batch_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch_parser.set_defaults(run=batch_command)
+    return parser
 
-    if args.command == "grade":
-        if args.iterations < 1 or args.threads < 1:
-            parser.error("--iterations and --threads must be positive")
-        config = GradeConfig(iterations=args.iterations, seed=args.seed, threads=args.threads,
-                             training=not args.unit_only)
-        result = grade(args.submission, args.out, config)
-        for check in result.checks:
-            mark = "ok " if check.passed else "-- "
-            print(f"{mark}{check.number:>5} {check.name:<62} {check.score:g}/{check.max_score:g} {check.outcome.value}")
-        print(f"score {result.score:g}/{result.max_score:g}; wrote {args.out / RESULTS_NAME}")
-        return 0
-    return 2
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "iterations", 1) < 1 or getattr(args, "threads", 0) < 0:
+        parser.error("--iterations must be positive and --threads not negative")
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from grader.worker_client import (
     WorkerTimeout,
 )
 
+SESSION = pytest.StashKey[GradingSession]()  # read by the fixtures in grader/checks/conftest.py
 FAILURE = pytest.StashKey[BaseException]()
 NOTES = pytest.StashKey[list[str]]()
 GRADER_FAULT_MESSAGE = "The autograder itself failed while running this check. This is not your fault."
@@ -55,16 +56,8 @@ class ResultCollector:
         self.session = session
         self.checks: list[CheckResult] = []
 
-    @pytest.fixture(scope="session")
-    def grading(self) -> GradingSession:
-        return self.session
-
-    @pytest.fixture
-    def note(self, request: pytest.FixtureRequest) -> list[str]:
-        """Lines a check wants the student to see, whether it passes or fails."""
-        notes: list[str] = []
-        request.node.stash[NOTES] = notes
-        return notes
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SESSION] = self.session
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         function = getattr(item, "obj", None)

@@ -89,7 +89,7 @@ def with_starter_for_missing(submission: Submission) -> Submission:
 def pytest_arguments(config: GradeConfig) -> list[str]:
     check_files = UNIT_CHECK_FILES + (TRAINING_CHECK_FILES if config.training else ())
     return [
-        "-qq", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings",
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings",
         "--import-mode=importlib", "--rootdir", str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"),
         f"--timeout={PYTEST_BACKSTOP_SECONDS}",
         *[str(CHECKS_DIR / name) for name in check_files],

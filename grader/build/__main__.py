@@ -3,6 +3,7 @@
     python -m grader.build assignment           # regenerate assignment/ from reference/
     python -m grader.build assignment --check   # exit 1 and list the differences if assignment/ is stale
     python -m grader.build handout              # dist/handout.zip for students
+    python -m grader.build autograder           # dist/autograder.zip for Gradescope
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from grader.build.assignment import BuildError, check_assignment, write_assignment
+from grader.build.autograder import AUTOGRADER_ZIP, build_autograder
 from grader.build.handout import build_handout
 from grader.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_ZIP, REFERENCE_DIR
 from grader.build.solutions import MarkerError
@@ -36,6 +38,12 @@ def run_handout(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_autograder(args: argparse.Namespace) -> int:
+    entries = build_autograder(args.out)
+    print(f"wrote {args.out} ({len(entries)} files, {args.out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     handout.add_argument("--data", type=Path, default=DATA_FILE, help="the MNIST .npz file to ship")
     handout.add_argument("--out", type=Path, default=HANDOUT_ZIP, help="the zip to write")
     handout.set_defaults(run=run_handout)
+
+    autograder = commands.add_parser("autograder", help="the Gradescope autograder zip")
+    autograder.add_argument("--out", type=Path, default=AUTOGRADER_ZIP, help="the zip to write")
+    autograder.set_defaults(run=run_autograder)
     return parser
 
 

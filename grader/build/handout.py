@@ -16,6 +16,7 @@ from grader.build.solutions import normalize_code_line, provided_lines, solution
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 FILE_MODE = 0o100644  # regular file, rw-r--r--
+EXECUTABLE_MODE = 0o100755  # regular file, rwxr-xr-x
 UNIX_SYSTEM = 3  # ZipInfo.create_system for Unix, so that the mode bits are honoured
 COMPRESS_LEVEL = 9
 ALREADY_COMPRESSED = (".npz", ".zip", ".png")  # stored as they are: deflating them again gains nothing
@@ -73,15 +74,18 @@ def handout_files(reference: Path, assignment: Path, data_file: Path) -> dict[st
     return dict(sorted(files.items()))
 
 
-def write_zip(files: dict[str, bytes], out: Path) -> None:
-    """Write ``files`` as a deterministic zip: sorted entries, fixed timestamps, modes and compression."""
+def write_zip(files: dict[str, bytes], out: Path, executables: frozenset[str] = frozenset()) -> None:
+    """Write ``files`` as a deterministic zip: sorted entries, fixed timestamps, modes and compression.
+
+    Entries named in ``executables`` get mode 755 (scripts such as run_autograder), the others 644.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
             info.create_system = UNIX_SYSTEM
-            info.external_attr = FILE_MODE << 16
+            info.external_attr = (EXECUTABLE_MODE if name in executables else FILE_MODE) << 16
             stored = name.endswith(ALREADY_COMPRESSED)
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name], compresslevel=None if stored else COMPRESS_LEVEL)

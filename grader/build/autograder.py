@@ -1,0 +1,53 @@
+"""The Gradescope package: ``dist/autograder.zip``.
+
+Gradescope unpacks the zip into /autograder/source, runs ``setup.sh`` once to build the image, and
+``run_autograder`` for every submission. The zip mirrors the repository's layout, so the grader finds
+the reference (for expected values), the starter's provided modules (for the worker) and the data
+exactly where it does in the repository:
+
+    setup.sh  run_autograder  Dockerfile  requirements.txt
+    grader/        the grader package, without the build and instructor tools
+    reference/     the solution modules (trusted side only; made root-only by setup.sh)
+    assignment/    the starter's modules: the provided code the student's two files are laid over
+    datasets/mnist.npz
+"""
+
+from pathlib import Path
+
+from grader.build.assignment import BuildError, assignment_files, differences, read_tree
+from grader.build.handout import write_zip
+from grader.build.layout import ASSIGNMENT_DIR, DATA_FILE, REFERENCE_DIR, REPO_ROOT
+
+AUTOGRADER_ZIP = REPO_ROOT / "dist" / "autograder.zip"
+GRADESCOPE_DIR = REPO_ROOT / "grader" / "gradescope"
+AT_ROOT = ("setup.sh", "run_autograder", "Dockerfile")
+EXECUTABLES = frozenset({"setup.sh", "run_autograder"})
+# Instructor tools that the grader does not need at grading time.
+GRADER_EXCLUDED = ("build/", "gradescope/", "bench.py", "calibrate.py", "train_classifier.py", "batch.py",
+                   "export.py", "report.py")
+
+
+def _python_modules(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.py"))}
+
+
+def autograder_files(reference: Path = REFERENCE_DIR, assignment: Path = ASSIGNMENT_DIR,
+                     data_file: Path = DATA_FILE) -> dict[str, bytes]:
+    stale = differences(assignment_files(reference), read_tree(assignment))
+    if stale:
+        raise BuildError(f"{assignment} is out of date with {reference}; run `make assignment` first")
+    files = {name: (GRADESCOPE_DIR / name).read_bytes() for name in AT_ROOT}
+    files["requirements.txt"] = (REPO_ROOT / "requirements.txt").read_bytes()
+    for name, content in read_tree(REPO_ROOT / "grader").items():
+        if not name.startswith(GRADER_EXCLUDED):
+            files[f"grader/{name}"] = content
+    files.update({f"reference/{name}": content for name, content in _python_modules(reference).items()})
+    files.update({f"assignment/{name}": content for name, content in _python_modules(assignment).items()})
+    files["datasets/mnist.npz"] = data_file.read_bytes()
+    return dict(sorted(files.items()))
+
+
+def build_autograder(out: Path = AUTOGRADER_ZIP) -> list[str]:
+    files = autograder_files()
+    write_zip(files, out, executables=EXECUTABLES)
+    return list(files)

@@ -1,0 +1,74 @@
+"""The Gradescope package: its layout, and a run in Gradescope's folder layout against the plain CLI."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.build.autograder import build_autograder
+from tests.conftest import REFERENCE, ROOT, validate_results
+
+DEVELOPMENT_ARGS = ["--iterations", "100", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("autograder") / "autograder.zip"
+    build_autograder(out)
+    return out
+
+
+def test_zip_has_gradescope_scripts_at_its_root_and_no_instructor_tools(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+    for script in ("setup.sh", "run_autograder"):
+        assert infos[script].external_attr >> 16 == 0o100755, f"{script} must be executable"
+    assert {"reference/utils.py", "assignment/utils.py", "grader/worker.py", "datasets/mnist.npz",
+            "requirements.txt", "Dockerfile"} <= set(infos)
+    assert not [name for name in infos if name.startswith(("grader/build/", "tests/", "reference/tests/"))]
+    starter = zipfile.ZipFile(autograder_zip).read("assignment/utils.py").decode()
+    assert "raise NotImplementedError" in starter
+
+
+def test_zip_is_deterministic(autograder_zip, tmp_path):
+    again = tmp_path / "again.zip"
+    build_autograder(again)
+    assert again.read_bytes() == autograder_zip.read_bytes()
+
+
+def comparable(document: dict) -> dict:
+    """results.json without what legitimately differs between two runs (times)."""
+    document = dict(document)
+    document.pop("execution_time")
+    document["extra_data"] = {k: v for k, v in document["extra_data"].items() if k != "training_seconds"}
+    document["output"] = "\n".join(line for line in document["output"].splitlines() if "iterations in" not in line)
+    document["tests"] = [t | {"output": t["output"].split(" iterations in")[0]} for t in document["tests"]]
+    return document
+
+
+@pytest.mark.slow
+def test_run_autograder_in_gradescope_layout_matches_the_cli(autograder_zip, tmp_path):
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(root / "source")
+    (root / "source" / "run_autograder").chmod(0o755)
+    (root / "submission").mkdir()
+    for name in ("utils.py", "vae.py"):
+        (root / "submission" / name).write_bytes((REFERENCE / name).read_bytes())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
+           "AUTOGRADER_ARGS": " ".join(DEVELOPMENT_ARGS), "PYTHONPATH": ""}
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True)
+    gradescope = validate_results(root / "results" / "results.json")
+
+    cli_out = tmp_path / "cli"
+    subprocess.run([sys.executable, "-m", "grader", "grade", str(root / "submission"), "--out", str(cli_out),
+                    *DEVELOPMENT_ARGS], cwd=ROOT, check=True, capture_output=True)
+    cli = validate_results(cli_out / "results.json")
+    assert comparable(gradescope) == comparable(cli)
+    unit_tests = [t for t in gradescope["tests"] if t["number"][0] in "123"]
+    assert unit_tests and all(t["status"] == "passed" for t in unit_tests)
+    assert json.loads((root / "results" / "results.json").read_text())["extra_data"]["development_run"] is True
