@@ -20,7 +20,7 @@ import torch
 
 from data import load_mnist
 from evaluate import evaluate_bound
-from train import TrainConfig, train
+from train import TrainConfig, seed_everything, train
 from vae import DEFAULT_Z_DIM, VAE
 from vision import torchvision_utils
 
@@ -58,6 +58,7 @@ def run_once(config: RunConfig, seed: int, out: Path) -> dict[str, float]:
     """Train one model with ``seed``, evaluate it, save its grid, metrics and weights into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     mnist = load_mnist()
+    seed_everything(seed)  # before the model exists: the seed fixes its initial weights too
     model = VAE(z_dim=config.z_dim)
     train_config = TrainConfig(iter_max=config.iter_max, seed=seed, progress=config.progress)
     log = train(model, mnist.x_train, train_config)

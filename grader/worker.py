@@ -174,6 +174,7 @@ class Worker:
         data, train, evaluate, run_vae = (self.module(n) for n in ("data", "train", "evaluate", "run_vae"))
         vae = self.module("vae")
         mnist = data.load_mnist(Path(request["data"]))
+        train.seed_everything(request["seed"])  # the seed fixes the initial weights as well
         model = vae.VAE(z_dim=request["z_dim"])
         config = train.TrainConfig(iter_max=request["iterations"], seed=request["seed"], progress=False)
         log = train.train(model, mnist.x_train, config)

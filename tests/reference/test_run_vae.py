@@ -1,0 +1,60 @@
+"""The reference training script as students run it: metrics, grid, last line; one real 20k run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from grader.scoring import load_band
+from tests.conftest import REFERENCE
+
+GRID_SIZE = (602, 302)  # 20 columns x 10 rows of 28-pixel images with 2-pixel padding
+
+
+def run_vae(out: Path, *args: str) -> str:
+    completed = subprocess.run([sys.executable, "run_vae.py", "--no-progress", "--out", str(out), *args],
+                               cwd=REFERENCE, capture_output=True, text=True, check=True)
+    return completed.stdout
+
+
+def test_a_short_run_writes_metrics_grid_weights_and_the_last_line(tmp_path):
+    stdout = run_vae(tmp_path, "--iter-max", "30", "--seed", "3")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"nelbo", "kl", "rec", "iterations", "seed", "seconds"} <= set(metrics)
+    assert metrics["iterations"] == 30 and metrics["seed"] == 3
+    assert metrics["nelbo"] == pytest.approx(metrics["kl"] + metrics["rec"], rel=1e-6)
+    last = stdout.strip().splitlines()[-1]
+    assert last == f"NELBO: {metrics['nelbo']:.4f} KL: {metrics['kl']:.4f} Rec: {metrics['rec']:.4f}"
+    with Image.open(tmp_path / "samples.png") as grid:
+        assert grid.size == GRID_SIZE
+    assert (tmp_path / "weights.pt").stat().st_size > 1_000_000
+
+
+def test_several_runs_report_mean_and_standard_error(tmp_path):
+    stdout = run_vae(tmp_path, "--iter-max", "10", "--runs", "2", "--seed", "5")
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["seeds"] == [5, 6]
+    runs = [json.loads((tmp_path / f"seed_{s}" / "metrics.json").read_text())["nelbo"] for s in (5, 6)]
+    assert summary["nelbo"]["mean"] == pytest.approx(sum(runs) / 2)
+    assert summary["nelbo"]["standard_error"] == pytest.approx(abs(runs[0] - runs[1]) / 2)
+    assert stdout.strip().splitlines()[-1].startswith("NELBO: ") and " ± " in stdout.strip().splitlines()[-1]
+
+
+def test_same_seed_same_numbers(tmp_path):
+    first = run_vae(tmp_path / "a", "--iter-max", "20").strip().splitlines()[-1]
+    second = run_vae(tmp_path / "b", "--iter-max", "20").strip().splitlines()[-1]
+    assert first == second
+
+
+@pytest.mark.slow
+def test_the_full_20000_iteration_reference_run_lands_in_the_band(tmp_path):
+    run_vae(tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    band = load_band()
+    print(f"reference run: {metrics}")
+    assert metrics["iterations"] == 20_000 and metrics["diverged_at"] is None
+    assert band.review_below <= metrics["nelbo"] <= band.full_at_or_below
+    assert 17.0 <= metrics["kl"] <= 21.5 and 78.0 <= metrics["rec"] <= 83.5
