@@ -25,6 +25,7 @@ from grader.worker_client import (
 SESSION = pytest.StashKey[GradingSession]()  # read by the fixtures in grader/checks/conftest.py
 FAILURE = pytest.StashKey[BaseException]()
 NOTES = pytest.StashKey[list[str]]()
+IMAGES = pytest.StashKey[list[tuple[str, bytes]]]()  # (caption, PNG bytes)
 GRADER_FAULT_MESSAGE = "The autograder itself failed while running this check. This is not your fault."
 
 
@@ -80,14 +81,16 @@ class ResultCollector:
         number = str(getattr(function, "__number__", ""))
         visibility = getattr(function, "__visibility__", "visible")
         notes = "\n".join(item.stash.get(NOTES, []))
+        images = list(item.stash.get(IMAGES, []))
         failure = item.stash.get(FAILURE, None)
         partial = getattr(function, "__score__", None)
         if failure is None:
             score = max_score if partial is None else min(max_score, max(0.0, float(partial)))
-            return CheckResult(name, number, max_score, score, Outcome.PASSED, notes, visibility)
+            return CheckResult(name, number, max_score, score, Outcome.PASSED, notes, visibility, images=images)
         outcome, message, detail = classify(failure)
         score = 0.0
         if outcome is Outcome.WRONG_ANSWER and partial is not None:
             score = min(max_score, max(0.0, float(partial)))
         output = "\n".join(part for part in (message, notes) if part)
-        return CheckResult(name, number, max_score, score, outcome, output, visibility, hidden_detail=detail)
+        return CheckResult(name, number, max_score, score, outcome, output, visibility, hidden_detail=detail,
+                           images=images)

@@ -1,5 +1,7 @@
 """The results model and the one function that turns it into Gradescope's results.json."""
 
+import base64
+import html
 import json
 import math
 import os
@@ -29,8 +31,8 @@ class CheckResult:
     outcome: Outcome
     output: str = ""
     visibility: str = "visible"
-    output_format: str = "text"
     hidden_detail: str = ""  # e.g. a grader fault's traceback: shown to staff only
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes the check validated)
 
     @property
     def passed(self) -> bool:
@@ -63,6 +65,17 @@ def _finite_or_none(value: float) -> float | None:
     return value if isinstance(value, int | float) and math.isfinite(value) else None
 
 
+def _html_output(text: str, images: list[tuple[str, bytes]]) -> str:
+    """A test's text as preformatted HTML followed by its images, embedded as data URIs (Gradescope shows
+    the HTML of a test whose output_format is "html"; files beside results.json are not served)."""
+    parts = [f"<pre>{html.escape(text)}</pre>"] if text else []
+    for caption, png in images:
+        encoded = base64.b64encode(png).decode("ascii")
+        parts.append(f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption, quote=True)}">'
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return "\n".join(parts)
+
+
 def to_gradescope(result: GradeResult) -> dict:
     """The results.json document, following Gradescope's autograder specification."""
     tests = []
@@ -72,6 +85,9 @@ def to_gradescope(result: GradeResult) -> dict:
             output = f"[{check.outcome.value}] {output}".rstrip()
         if check.outcome is Outcome.GRADER_FAULT:
             output = f"{output}\n{GRADER_FAULT_NOTE}"
+        output_format = "text"
+        if check.images:
+            output, output_format = _html_output(output, check.images), "html"
         tests.append({
             "name": check.name,
             "number": check.number,
@@ -79,7 +95,7 @@ def to_gradescope(result: GradeResult) -> dict:
             "max_score": check.max_score,
             "status": "passed" if check.passed else "failed",
             "output": output,
-            "output_format": check.output_format,
+            "output_format": output_format,
             "visibility": check.visibility,
         })
         if check.hidden_detail:

@@ -1,8 +1,8 @@
-"""Fixtures of the checks: the grading session, and lines a check wants the student to see."""
+"""Fixtures of the checks: the grading session, and the lines and images a check wants the student to see."""
 
 import pytest
 
-from grader.collector import NOTES, SESSION
+from grader.collector import IMAGES, NOTES, SESSION
 from grader.session import GradingSession
 
 
@@ -17,3 +17,15 @@ def note(request: pytest.FixtureRequest) -> list[str]:
     notes: list[str] = []
     request.node.stash[NOTES] = notes
     return notes
+
+
+@pytest.fixture
+def attach_image(request: pytest.FixtureRequest):  # noqa: ANN201
+    """attach_image(caption, png_bytes): show a PNG (already validated by the check) under the check's name."""
+    images: list[tuple[str, bytes]] = []
+    request.node.stash[IMAGES] = images
+
+    def attach(caption: str, png: bytes) -> None:
+        images.append((caption, png))
+
+    return attach

@@ -1,3 +1,4 @@
+import base64
 import json
 import math
 
@@ -56,3 +57,16 @@ def test_atomic_write_leaves_no_temporary_file_and_refuses_nan(tmp_path):
         write_json_atomically({"score": math.nan}, target)
     assert json.loads(target.read_text()) == {"score": 1}
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def test_a_check_with_images_is_html_with_the_text_escaped_and_the_png_embedded():
+    png = b"\x89PNG\r\n\x1a\nnot really a png"
+    check = CheckResult("samples: grid", "5.1", 2, 2, Outcome.PASSED, "found <script>alert(1)</script> & more",
+                        images=[("samples.png: 200 <samples>", png)])
+    test = to_gradescope(GradeResult(checks=[check]))["tests"][0]
+    assert test["output_format"] == "html"
+    assert "<script>" not in test["output"] and "&lt;script&gt;" in test["output"]
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in test["output"]
+    assert "samples.png: 200 &lt;samples&gt;" in test["output"]
+    plain = to_gradescope(GradeResult(checks=[CheckResult("x", "1.1", 1, 1, Outcome.PASSED, "<b>")]))["tests"][0]
+    assert plain["output_format"] == "text" and plain["output"] == "<b>"
