@@ -11,16 +11,19 @@ import numpy as np
 Variant = tuple[str, np.ndarray]  # (explanation, the value that mistake produces)
 MATCH_RTOL = 1e-3
 MATCH_ATOL = 1e-4
+LOG_CONSTANTS = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)  # "safety" constants students add inside a log
 
 
-def _close(got: np.ndarray, expected: np.ndarray) -> bool:
+def _close(got: np.ndarray, expected: np.ndarray, rtol: float = MATCH_RTOL, atol: float = MATCH_ATOL) -> bool:
     got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
-    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=MATCH_RTOL, atol=MATCH_ATOL))
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=rtol, atol=atol))
 
 
-def likely_mistake(got: np.ndarray, variants: list[Variant], fallback: str) -> str:
+def likely_mistake(got: np.ndarray, variants: list[Variant], fallback: str, rtol: float = MATCH_RTOL,
+                   atol: float = MATCH_ATOL) -> str:
+    """The explanation of the first variant whose value ``got`` matches, else ``fallback``."""
     for explanation, value in variants:
-        if _close(got, value):
+        if _close(got, value, rtol, atol):
             return explanation
     return fallback
 
@@ -50,6 +53,17 @@ def kl_variants(qm: np.ndarray, qv: np.ndarray, pm: np.ndarray, pv: np.ndarray) 
          kl(lambda: 0.5 * (np.log(pv**2) - np.log(qv**2) + qv**2 / pv**2 + (qm - pm) ** 2 / pv**2 - 1))),
         ("the variance ratio qv / pv is inverted.",
          kl(lambda: 0.5 * (np.log(pv) - np.log(qv) + pv / qv + (qm - pm) ** 2 / pv - 1))),
+        ("the log-ratio has the wrong sign: it is log(pv) - log(qv), the log of the prior's variance first.",
+         kl(lambda: 0.5 * (np.log(qv) - np.log(pv) + qv / pv + (qm - pm) ** 2 / pv - 1))),
+        ("the mean difference (qm - pm) is not squared.",
+         kl(lambda: 0.5 * (np.log(pv) - np.log(qv) + qv / pv + (qm - pm) / pv - 1))),
+        ("pm and pv were ignored: this is the closed form for a N(0, 1) prior only; use the given pm and pv "
+         "(the prior is not always standard normal).",
+         kl(lambda: 0.5 * (-np.log(qv) + qv + qm**2 - 1))),
+        *[(f"a constant ({constant:g}) was added inside the logs; the variances are already positive, "
+           "use torch.log(qv) and torch.log(pv) as they are.",
+           kl(lambda c=constant: 0.5 * (np.log(pv + c) - np.log(qv + c) + qv / pv + (qm - pm) ** 2 / pv - 1)))
+          for constant in LOG_CONSTANTS],
     ]
 
 
@@ -66,3 +80,13 @@ def variance_mistake(sample_variance: np.ndarray, v: np.ndarray) -> str:
         if np.allclose(sample_variance, expected, rtol=0.1, atol=1e-3):
             return explanation
     return "the noise is not scaled by sqrt(v): z = m + sqrt(v) * eps with eps ~ N(0, I) shaped like m."
+
+
+def moments_mistake(means: np.ndarray, variances: np.ndarray, m: np.ndarray, v: np.ndarray) -> str:
+    """Explain sample means that are not m (one value per column), from the means and variances together."""
+    uniform_means, uniform_variances = m + 0.5 * np.sqrt(v), v / 12  # z = m + sqrt(v) * U[0, 1)
+    if (np.allclose(means, uniform_means, rtol=0.05, atol=0.02)
+            and np.allclose(variances, uniform_variances, rtol=0.1, atol=1e-3)):
+        return ("the noise is uniform on [0, 1) (torch.rand_like); draw standard normal noise with "
+                "torch.randn_like(m).")
+    return "z must be centred on m: z = m + sqrt(v) * eps with eps ~ N(0, I) (torch.randn_like(m))."

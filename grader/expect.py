@@ -13,7 +13,8 @@ def tensor_values(description: object, what: str, shape: tuple[int, ...] | None,
     if not isinstance(description, dict) or not description.get("is_tensor"):
         got_type = description.get("type", "?") if isinstance(description, dict) else "?"
         raise wrong(f"{what} did not return a tensor.", "a torch.Tensor", f"a value of type {got_type}",
-                    "return a tensor computed with torch operations (not a Python number, numpy array or tuple).")
+                    "return a tensor computed with torch operations (not a Python number from .item() or float(), a "
+                    "numpy array or a tuple).")
     if description.get("type") != PLAIN_TENSOR:
         raise wrong(f"{what} returned a tensor subclass.", "exactly torch.Tensor", str(description.get("type")),
                     "return the result of torch operations, not an instance of your own Tensor subclass.")

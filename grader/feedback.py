@@ -1,6 +1,11 @@
 """How a failed check talks to the student: what was expected, what came back, the likely mistake."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+
+from grader.worker_client import StudentError
 
 
 class WrongAnswer(AssertionError):
@@ -33,3 +38,12 @@ def worst_difference(got: np.ndarray, expected: np.ndarray) -> str:
     index = np.unravel_index(int(np.nanargmax(difference)) if difference.size else 0, difference.shape)
     return (f"largest difference {float(difference[index]):.4g} at index {tuple(int(i) for i in index)}: "
             f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}")
+
+
+@contextmanager
+def hint_on_error(hint: str) -> Iterator[None]:
+    """Add a hint about the likely cause to an error the student's code raised in this block."""
+    try:
+        yield
+    except StudentError as error:
+        raise StudentError(f"{error.message}\nLikely mistake: {hint}", error.traceback) from None

@@ -6,12 +6,14 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader.diagnose import kl_variants, likely_mistake
 from grader.expect import require_close, require_finite, tensor_values
-from grader.feedback import preview, wrong
+from grader.feedback import hint_on_error, preview, wrong
 from grader.oracle import reference
 from grader.session import GradingSession
 
 SEED = 2_311
 FALLBACK = "compare each term with 0.5 * (log(pv) - log(qv) + qv / pv + (qm - pm)^2 / pv - 1), summed over dim -1."
+TINY_FALLBACK = ("exact at tiny variances means no constant inside the log (log(qv + 1e-6)) and no clamp: the "
+                 "variances are already positive; use torch.log(qv) and torch.log(pv) as they are.")
 
 
 def gaussians(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,13 +28,19 @@ def reference_kl(qm: np.ndarray, qv: np.ndarray, pm: np.ndarray, pv: np.ndarray)
 
 
 def check_against_reference(grading: GradingSession, qm: np.ndarray, qv: np.ndarray, pm: np.ndarray,
-                            pv: np.ndarray, what: str) -> dict:
-    result = grading.unit("kl_normal", qm=qm, qv=qv, pm=pm, pv=pv)
+                            pv: np.ndarray, what: str, fallback: str = FALLBACK) -> dict:
+    with hint_on_error(f"{what}: a shape or size hard-coded for (batch, 10), or a reduction over a fixed "
+                       "dimension; work on the last dimension (dim=-1) whatever the shape."):
+        result = grading.unit("kl_normal", qm=qm, qv=qv, pm=pm, pv=pv)
     expected = reference_kl(qm, qv, pm, pv)
     got = tensor_values(result["kl"], what, expected.shape, "torch.float32",
                         "sum over the last dimension only: .sum(-1) (or dim=-1), one KL per row.")
+    if not result.get("inputs_unchanged", True):
+        raise wrong("kl_normal modified its inputs.", "qm, qv, pm and pv unchanged after the call", "changed values",
+                    "an in-place operation such as qm.sub_(pm), qv.log_() or pv += ...; use out-of-place "
+                    "operations.")
     require_finite(got, what, "a log of a non-positive number: qv and pv are variances, already positive.")
-    mistake = likely_mistake(got, kl_variants(qm, qv, pm, pv), FALLBACK)
+    mistake = likely_mistake(got, kl_variants(qm, qv, pm, pv), fallback)
     require_close(got, expected, what, mistake)
     return result
 
@@ -85,9 +93,9 @@ def test_tiny_variances(grading: GradingSession) -> None:
     qm, _ = gaussians((8, 4), SEED + 7)
     qv = np.full((8, 4), 1e-8, np.float32)
     check_against_reference(grading, qm, qv, np.zeros(1, np.float32), np.ones(1, np.float32),
-                            "kl_normal with qv = 1e-8")
+                            "kl_normal with qv = 1e-8", TINY_FALLBACK)
     check_against_reference(grading, np.zeros((8, 4), np.float32), np.ones((8, 4), np.float32),
-                            qm.copy(), qv.copy(), "kl_normal with pv = 1e-8")
+                            qm.copy(), qv.copy(), "kl_normal with pv = 1e-8", TINY_FALLBACK)
 
 
 @weight(2)

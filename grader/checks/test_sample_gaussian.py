@@ -3,9 +3,9 @@
 import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from grader.diagnose import variance_mistake
+from grader.diagnose import moments_mistake, variance_mistake
 from grader.expect import tensor_values
-from grader.feedback import preview, wrong
+from grader.feedback import hint_on_error, preview, wrong
 from grader.session import GradingSession
 
 SEED = 1_207
@@ -13,6 +13,7 @@ MOMENT_SAMPLES = 20_000
 MOMENT_MEANS = np.array([-2.0, 0.0, 0.5, 3.0, 1.0])
 MOMENT_VARIANCES = np.array([0.25, 1.0, 4.0, 0.01, 2.5])
 SIGMAS = 5.0  # tolerance in standard errors: a right answer fails with probability < 1e-5 per column
+FRESH_SEEDS = (SEED + 30, SEED + 31)  # two calls seeded differently must not return the same sample
 
 
 def inputs(shape: tuple[int, ...], dtype: type, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +31,9 @@ def test_shape_and_dtype(grading: GradingSession) -> None:
                                                      ((5, 3), np.float64, "torch.float64"),
                                                      ((2, 4, 3), np.float32, "torch.float32")]):
         m, v = inputs(shape, dtype, SEED + k)
-        result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + k)
+        with hint_on_error(f"this call had m and v of shape {shape}: a size hard-coded for (batch, 10) fails "
+                           "here; draw the noise with m's own shape, torch.randn_like(m)."):
+            result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + k)
         tensor_values(result["z"], f"sample_gaussian(m, v) with m of shape {shape}", shape, torch_dtype,
                       "the noise must have m's full shape (torch.randn_like(m)), and z = m + sqrt(v) * eps.")
 
@@ -38,7 +41,7 @@ def test_shape_and_dtype(grading: GradingSession) -> None:
 @weight(4)
 @number("1.2")
 def test_moments(grading: GradingSession, note: list[str]) -> None:
-    """sample_gaussian: samples have mean m and variance v"""
+    """sample_gaussian: samples have mean m and variance v, fresh noise on every call"""
     shape = (MOMENT_SAMPLES, len(MOMENT_MEANS))
     m = np.broadcast_to(MOMENT_MEANS, shape).copy()
     v = np.broadcast_to(MOMENT_VARIANCES, shape).copy()
@@ -47,6 +50,14 @@ def test_moments(grading: GradingSession, note: list[str]) -> None:
     if not np.all(np.isfinite(z)):
         raise wrong("sample_gaussian returned NaN or infinity.", "finite samples", preview(z),
                     "the square root of a negative number or a division by zero.")
+    if np.allclose(z, m):
+        raise wrong("The samples are m itself.", f"variances close to {MOMENT_VARIANCES.tolist()}", "variances 0",
+                    variance_mistake(np.zeros_like(MOMENT_VARIANCES), MOMENT_VARIANCES))
+    if np.all(z == z[:1]):
+        raise wrong("Every row of the sample is the same.", "independent noise for every row of the batch",
+                    f"{shape[0]:,} identical rows, e.g. {np.round(z[0], 3).tolist()}",
+                    "one noise vector was shared by every row (torch.randn(dim) or similar, broadcast); draw eps "
+                    "with m's full shape: torch.randn_like(m).")
     means, variances = z.mean(axis=0), z.var(axis=0, ddof=1)
     mean_tolerance = SIGMAS * np.sqrt(MOMENT_VARIANCES / MOMENT_SAMPLES)
     variance_tolerance = SIGMAS * MOMENT_VARIANCES * np.sqrt(2.0 / (MOMENT_SAMPLES - 1))
@@ -54,7 +65,8 @@ def test_moments(grading: GradingSession, note: list[str]) -> None:
                 f"variances {np.round(variances, 3).tolist()}")
     if np.any(np.abs(means - MOMENT_MEANS) > mean_tolerance):
         raise wrong("The samples' means are not m.", f"means close to {MOMENT_MEANS.tolist()}",
-                    f"means {np.round(means, 3).tolist()}", "z must be centred on m: z = m + sqrt(v) * eps.")
+                    f"means {np.round(means, 3).tolist()}",
+                    moments_mistake(means, variances, MOMENT_MEANS, MOMENT_VARIANCES))
     if np.any(np.abs(variances - MOMENT_VARIANCES) > variance_tolerance):
         raise wrong("The samples' variances are not v.", f"variances close to {MOMENT_VARIANCES.tolist()}",
                     f"variances {np.round(variances, 3).tolist()}", variance_mistake(variances, MOMENT_VARIANCES))
@@ -64,6 +76,18 @@ def test_moments(grading: GradingSession, note: list[str]) -> None:
         raise wrong("The coordinates of a sample are correlated.", "independent noise in every coordinate",
                     f"correlations up to {np.abs(correlation).max():.2f}",
                     "one noise value was shared across a row; draw eps with m's full shape (torch.randn_like(m)).")
+    check_fresh_noise(grading)
+
+
+def check_fresh_noise(grading: GradingSession) -> None:
+    """Two calls with the global generator seeded differently must draw different noise."""
+    m, v = inputs((64, 10), np.float32, SEED + 30)
+    samples = [tensor_values(grading.unit("sample_gaussian", m=m, v=v, seed=seed, requires_grad=False)["z"],
+                             "sample_gaussian", m.shape, "torch.float32") for seed in FRESH_SEEDS]
+    if np.array_equal(samples[0], samples[1]):
+        raise wrong("Two calls drew exactly the same noise.", "a new sample on every call", "the same sample twice",
+                    "the random generator is re-seeded inside the function (torch.manual_seed) or the noise is "
+                    "fixed; draw eps = torch.randn_like(m) from the global generator and never seed it there.")
 
 
 @weight(5)
@@ -80,10 +104,16 @@ def test_reparameterized(grading: GradingSession) -> None:
     grad_m, grad_v = result.get("grad_m"), result.get("grad_v")
     if grad_m is None or grad_v is None:
         missing = "m" if grad_m is None else "v"
-        raise wrong(f"No gradient reaches {missing}.", "gradients for both m and v", f"none for {missing}",
-                    f"z must be computed from {missing} with torch operations.")
+        raise wrong(f"No gradient reaches {missing}: dz/d{missing} is missing.", "gradients for both m and v",
+                    f"none for {missing}", f"{'sqrt(v)' if missing == 'v' else 'm'} was detached (.detach(), .data, "
+                    "torch.no_grad()) or converted to a number or numpy; compute z from m and v with torch "
+                    "operations.")
     if grad_m.shape != m.shape or not np.allclose(grad_m, 1.0, rtol=1e-6, atol=1e-6):
-        raise wrong("dz/dm is not 1.", "dz/dm = 1 everywhere", preview(grad_m), "z = m + sqrt(v) * eps is linear in m.")
+        mistake = "z = m + sqrt(v) * eps is linear in m."
+        if grad_m.shape == m.shape and np.allclose(grad_m, 0.0) and np.allclose(grad_v, 0.0):
+            mistake = ("z has zero gradient with respect to m and v: torch.normal(m, std) draws without the "
+                       "reparameterization; write z = m + torch.sqrt(v) * eps with eps = torch.randn_like(m).")
+        raise wrong("dz/dm is not 1.", "dz/dm = 1 everywhere", preview(grad_m), mistake)
     expected = (z - m) / (2 * v)
     if grad_v.shape != v.shape or not np.allclose(grad_v, expected, rtol=1e-5, atol=1e-8):
         mistake = "the sample must be m + sqrt(v) * eps with the noise eps drawn independently of m and v."

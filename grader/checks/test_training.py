@@ -56,5 +56,7 @@ def test_test_nelbo(grading: GradingSession, note: list[str], set_score=None) ->
                     f"at most {band.full_at_or_below} (reference runs: about 100); zero points from "
                     f"{band.zero_at_or_above}",
                     got,
-                    "when the unit checks pass, look at the loss weights: nelbo must be exactly kl + rec with the KL "
-                    "weighted 1; otherwise fix the failing checks above first.")
+                    "when the unit checks pass, look at what changes during training: nelbo must be exactly "
+                    "kl + rec on every call, the KL weighted 1 (no beta schedule, KL annealing, free bits or "
+                    "clipping) and z drawn afresh with ut.sample_gaussian (no re-seeding); otherwise fix the failing "
+                    "checks above first.")

@@ -1,0 +1,20 @@
+"""Fixtures of the mutant tests: grading a mutant into a temporary folder."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade
+from grader.results import GradeResult
+from grader.session import GradeConfig
+from tests.mutants.catalogue import Mutant
+
+
+@pytest.fixture
+def grade_mutant(tmp_path: Path) -> Callable[[Mutant, GradeConfig], GradeResult]:
+    def run(mutant: Mutant, config: GradeConfig) -> GradeResult:
+        submission = mutant.write(tmp_path / "submission")
+        return grade(submission, tmp_path / "out", config)
+
+    return run

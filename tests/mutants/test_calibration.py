@@ -1,0 +1,67 @@
+"""The calibrated band: derived as documented, and the committed calibration.json agrees with its own runs."""
+
+import json
+import math
+from statistics import NormalDist
+
+import pytest
+
+from grader.calibrate import (
+    PARTIAL_CREDIT_NATS,
+    PLOT_FILE,
+    TARGET_FALSE_FAIL,
+    CalibrationConfig,
+    chi2_quantile,
+    derive_band,
+    normal_tail,
+    write_calibration,
+)
+from grader.scoring import CALIBRATION_FILE, NelboBand, load_band
+from grader.session import FULL_ITERATIONS
+
+
+def test_the_chi_square_approximation_is_close_to_tabulated_quantiles():
+    # chi-square 5 % quantiles from the tables: 7 dof 2.167, 10 dof 3.940, 19 dof 10.117, 39 dof 25.695
+    for dof, tabulated in ((7, 2.167), (10, 3.940), (19, 10.117), (39, 25.695)):
+        assert chi2_quantile(0.05, dof) == pytest.approx(tabulated, rel=0.01)
+
+
+def test_the_band_edge_leaves_the_target_false_fail_probability_at_the_upper_sd():
+    nelbos = [99.5, 99.8, 100.1, 99.6, 99.9, 99.7, 100.0, 99.4]
+    band, statistics = derive_band(nelbos)
+    assert band.full_at_or_below >= max(nelbos)
+    assert band.review_below <= min(nelbos)
+    assert band.zero_at_or_above == pytest.approx(band.full_at_or_below + PARTIAL_CREDIT_NATS)
+    assert statistics["false_fail_probability_sd_upper_95"] <= TARGET_FALSE_FAIL
+    assert statistics["false_fail_probability"] <= statistics["false_fail_probability_sd_upper_95"]
+    assert statistics["reference_runs_losing_points"] == 0
+    z = (band.full_at_or_below - statistics["mean"]) / statistics["sd"]
+    assert normal_tail(z) == pytest.approx(1 - NormalDist().cdf(z), rel=1e-6)
+
+
+def test_a_band_needs_three_runs():
+    with pytest.raises(ValueError, match="at least 3"):
+        derive_band([100.0, 100.2])
+
+
+def test_a_calibration_file_round_trips_through_the_grader(tmp_path):
+    runs = [{"seed": s, "threads": 1 + s % 2, "iterations": 300, "nelbo": 150.0 + 0.1 * s, "kl": 10.0,
+             "rec": 140.0 + 0.1 * s} for s in range(5)]
+    config = CalibrationConfig(iterations=300, out=tmp_path / "calibration.json", plot=tmp_path / "calibration.png")
+    band = write_calibration(runs, config)
+    assert load_band(config.out) == band
+    assert config.plot.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not CALIBRATION_FILE.exists(), reason="make calibrate has not been run")
+def test_the_committed_band_is_the_one_its_runs_give():
+    document = json.loads(CALIBRATION_FILE.read_text())
+    full = [run["nelbo"] for run in document["runs"]
+            if run["iterations"] == FULL_ITERATIONS and math.isfinite(run["nelbo"])]
+    band = load_band()
+    if len(full) >= 3:
+        assert band == derive_band(full)[0]
+        assert all(value <= band.full_at_or_below for value in full), "a reference run would lose points"
+        assert PLOT_FILE.exists()
+    else:
+        assert band == NelboBand()
