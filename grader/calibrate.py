@@ -1,0 +1,279 @@
+"""Calibrate the training band: the reference retrained over many seeds and thread counts, as the grader does it.
+
+    python -m grader.calibrate [--seeds 20] [--threads 1 2] [--iterations 20000] [--fresh]
+
+Each run is one grading session's training and evaluation phases on ``reference/``: the provided loop
+trains the reference's two files in the sandboxed worker, and the grader's trusted evaluator scores the
+returned weights on the binarized test set. That is exactly the NELBO that check 4.2 scores. A correct
+submission differs from the reference only in floating-point order (``sqrt(v) * eps`` against
+``exp(0.5 * log v) * eps``, ``.mean()`` against ``.sum() / n``), which sends training down a different but
+equally good path, so the spread over seeds and thread counts stands for the spread over correct solutions.
+
+The band (see ``derive_band``): the upper edge is the fitted mean plus z standard deviations, with z set by
+the target false-fail probability and the standard deviation taken at its 95 % upper confidence bound
+(few runs), never below the worst run observed. ``calibration.json`` is rewritten after every run, so a
+cut-short calibration still leaves a usable file, and a new calibration keeps the runs already recorded
+and does only the missing ones (``--fresh`` starts over).
+"""
+
+import argparse
+import json
+import math
+import platform
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist, fmean, stdev
+
+import torch
+
+from grader.feedback import WrongAnswer
+from grader.results import write_json_atomically
+from grader.scoring import CALIBRATION_FILE, NelboBand
+from grader.session import FULL_ITERATIONS, Budgets, GradeConfig, GradingSession
+from grader.submission import load_submission
+from grader.worker_client import WorkerFailure
+from grader.workspace import PROJECT_DIR, create_workspace
+
+REFERENCE_SUBMISSION = PROJECT_DIR / "reference"
+PLOT_FILE = CALIBRATION_FILE.with_suffix(".png")
+DEFAULT_SEEDS = 20
+DEFAULT_THREADS = (1, 2)
+TARGET_FALSE_FAIL = 1e-4  # probability that a correct submission gets less than full training points
+SIGMA_CONFIDENCE = 0.95  # the standard deviation is taken at this upper confidence bound
+PARTIAL_CREDIT_NATS = 14.0  # policy: points fall linearly to zero over this many nats above the full-points edge
+BAND_STEP = 0.1  # band edges are rounded outwards to this step
+MIN_RUNS_FOR_BAND = 3
+CALIBRATION_BUDGETS = Budgets(training=3_600.0, total=4_000.0)  # a shared machine can be slow: no timeouts here
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    seeds: int = DEFAULT_SEEDS
+    first_seed: int = 0
+    threads: tuple[int, ...] = DEFAULT_THREADS
+    iterations: int = FULL_ITERATIONS
+    out: Path = CALIBRATION_FILE
+    plot: Path = PLOT_FILE
+    fresh: bool = False  # forget the runs already in ``out`` (a new torch, a changed reference)
+
+
+def measure(seed: int, threads: int, iterations: int, submission: Path = REFERENCE_SUBMISSION) -> dict:
+    """One grading session's training and trusted evaluation of ``submission``: the run's figures."""
+    config = GradeConfig(iterations=iterations, seed=seed, threads=threads, budgets=CALIBRATION_BUDGETS)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vae-calibrate-") as temporary:
+        workspace = create_workspace(load_submission(submission), Path(temporary) / "workspace")
+        session = GradingSession(config, workspace)
+        try:
+            metrics = session.evaluation()
+            outcome = session.training()
+        finally:
+            session.close()
+    return {
+        "seed": seed,
+        "threads": threads,
+        "iterations": outcome.iterations,
+        "nelbo": metrics["nelbo"],
+        "kl": metrics["kl"],
+        "rec": metrics["rec"],
+        "training_seconds": round(outcome.seconds, 1),
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "diverged_at": outcome.diverged_at,
+    }
+
+
+def normal_tail(z: float) -> float:
+    """P(Z > z) for a standard normal Z."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def chi2_quantile(probability: float, dof: int) -> float:
+    """The chi-square quantile by the Wilson-Hilferty approximation (within 1 % from 2 degrees of freedom on)."""
+    z = NormalDist().inv_cdf(probability)
+    return dof * (1.0 - 2.0 / (9.0 * dof) + z * math.sqrt(2.0 / (9.0 * dof))) ** 3
+
+
+def derive_band(nelbos: list[float]) -> tuple[NelboBand, dict]:
+    """The band from the reference's NELBOs, and the statistics behind it (for calibration.json)."""
+    if len(nelbos) < MIN_RUNS_FOR_BAND:
+        raise ValueError(f"{len(nelbos)} runs: at least {MIN_RUNS_FOR_BAND} are needed to derive a band")
+    n = len(nelbos)
+    mean, sd = fmean(nelbos), stdev(nelbos)
+    sd_upper = sd * math.sqrt((n - 1) / chi2_quantile(1.0 - SIGMA_CONFIDENCE, n - 1))
+    z = NormalDist().inv_cdf(1.0 - TARGET_FALSE_FAIL)
+    upper = max(mean + z * sd_upper, max(nelbos))
+    lower = min(mean - z * sd_upper, min(nelbos))
+    full = math.ceil(round(upper / BAND_STEP, 6)) * BAND_STEP
+    review = math.floor(round(lower / BAND_STEP, 6)) * BAND_STEP
+    band = NelboBand(full_at_or_below=round(full, 1), zero_at_or_above=round(full + PARTIAL_CREDIT_NATS, 1),
+                     review_below=round(review, 1))
+    statistics = {
+        "runs": n,
+        "mean": round(mean, 4),
+        "sd": round(sd, 4),
+        "sd_upper_95": round(sd_upper, 4),
+        "min": round(min(nelbos), 4),
+        "max": round(max(nelbos), 4),
+        "z": round(z, 3),
+        "edge_minus_max_in_sd": round((band.full_at_or_below - max(nelbos)) / sd, 2) if sd > 0 else None,
+        "false_fail_probability": normal_tail((band.full_at_or_below - mean) / sd) if sd > 0 else 0.0,
+        "false_fail_probability_sd_upper_95": normal_tail((band.full_at_or_below - mean) / sd_upper)
+        if sd_upper > 0 else 0.0,
+        "reference_runs_losing_points": sum(1 for value in nelbos if value > band.full_at_or_below),
+    }
+    return band, statistics
+
+
+METHOD = (
+    "Each run grades the reference's utils.py and vae.py as a submission: the grader's training phase (the "
+    "provided loop in the sandboxed worker, the given seed and thread count) and its trusted evaluation (the "
+    "reference bound on the 10,000 binarized test images, 10 passes). Runs at the full iteration count are pooled "
+    "over seeds and thread counts and a normal distribution is fitted to their NELBOs. full_at_or_below = "
+    f"mean + z * sd_upper rounded up to {BAND_STEP}, where z = Phi^-1(1 - {TARGET_FALSE_FAIL:g}) and sd_upper is the "
+    f"{SIGMA_CONFIDENCE:.0%} upper confidence bound of the standard deviation (chi-square, few runs); never below the "
+    "worst run. review_below is the mirror image below the mean (never above the best run). zero_at_or_above = "
+    f"full_at_or_below + {PARTIAL_CREDIT_NATS:g} nats (policy: about what 2,000 iterations of a right model reach). "
+    "false_fail_probability is the fitted normal's tail above full_at_or_below: the chance that a correct "
+    "submission, trained once, loses any training points."
+)
+
+
+def write_calibration(runs: list[dict], config: CalibrationConfig,
+                      failures: list[dict] | None = None) -> NelboBand | None:
+    """Rewrite calibration.json (and the plot) from the runs so far; the band once there are enough runs.
+
+    Only runs at ``config.iterations`` (20,000 unless testing) count towards the band.
+    """
+    full = [run for run in runs if run["iterations"] == config.iterations and math.isfinite(run["nelbo"])]
+    document: dict = {"method": METHOD, "runs": runs, "failed_runs": list(failures or []), "environment": environment()}
+    band: NelboBand | None = None
+    try:
+        band, statistics = derive_band([run["nelbo"] for run in full])
+    except ValueError as error:
+        document["band_note"] = f"no band derived: {error}; the grader uses its defaults"
+        document["band"] = vars(NelboBand())
+    else:
+        document["band"] = vars(band)
+        document["statistics"] = statistics
+        document["by_threads"] = {
+            str(threads): summary([run["nelbo"] for run in full if run["threads"] == threads])
+            for threads in sorted({run["threads"] for run in full})
+        }
+        for name in ("kl", "rec"):
+            document[f"{name}_summary"] = summary([run[name] for run in full])
+    write_json_atomically(document, config.out)
+    config.out.chmod(0o644)  # a committed file: readable like the rest of the repository
+    if band is not None:
+        plot_calibration(full, band, document["statistics"], config.plot)
+    return band
+
+
+def summary(values: list[float]) -> dict:
+    return {"runs": len(values), "mean": round(fmean(values), 4) if values else None,
+            "sd": round(stdev(values), 4) if len(values) > 1 else None,
+            "min": round(min(values), 4) if values else None, "max": round(max(values), 4) if values else None}
+
+
+def environment() -> dict:
+    return {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: Path) -> None:
+    """Histogram of the reference NELBOs by thread count, the fitted normal, the band's edges; KL against Rec."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (histogram, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
+    nelbos = [run["nelbo"] for run in runs]
+    low = min(min(nelbos), band.review_below) - 0.3
+    high = max([*nelbos, band.full_at_or_below]) + 0.6
+    bins = [low + k * (high - low) / 30 for k in range(31)]
+    thread_counts = sorted({run["threads"] for run in runs})
+    histogram.hist([[run["nelbo"] for run in runs if run["threads"] == t] for t in thread_counts], bins=bins,
+                   stacked=True, label=[f"{t} thread{'s' if t > 1 else ''}" for t in thread_counts])
+    mean, sd = statistics["mean"], statistics["sd"]
+    if sd > 0:
+        width = bins[1] - bins[0]
+        xs = [low + k * (high - low) / 300 for k in range(301)]
+        density = NormalDist(mean, sd)
+        histogram.plot(xs, [len(runs) * width * density.pdf(x) for x in xs], color="black", lw=1,
+                       label=f"normal fit: {mean:.2f} ± {sd:.2f}")
+    histogram.axvline(band.full_at_or_below, color="green", ls="--",
+                      label=f"full points at or below {band.full_at_or_below}")
+    histogram.axvline(band.review_below, color="orange", ls=":", label=f"staff review below {band.review_below}")
+    histogram.set_xlabel("test NELBO (grader's evaluator, nats)")
+    histogram.set_ylabel("runs")
+    histogram.set_title(f"Reference over {len(runs)} runs; zero points from {band.zero_at_or_above}; P(false fail) "
+                        f"≈ {statistics['false_fail_probability']:.1g} (fitted sd), "
+                        f"{statistics['false_fail_probability_sd_upper_95']:.1g} (95 % upper sd)", fontsize=9)
+    histogram.legend(fontsize=8)
+    for t in thread_counts:
+        chosen = [run for run in runs if run["threads"] == t]
+        scatter.scatter([run["kl"] for run in chosen], [run["rec"] for run in chosen], s=18,
+                        label=f"{t} thread{'s' if t > 1 else ''}")
+    scatter.set_xlabel("KL")
+    scatter.set_ylabel("Rec")
+    scatter.set_title("KL against Rec per run", fontsize=9)
+    scatter.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run_calibration(config: CalibrationConfig) -> int:
+    runs: list[dict] = []
+    if not config.fresh and config.out.exists():
+        runs = list(json.loads(config.out.read_text()).get("runs", []))
+    done = {(run["seed"], run["threads"], run["iterations"]) for run in runs}
+    failures: list[dict] = []  # runs the machine could not complete (a crashed or timed-out worker); retried later
+    plan = [(seed, threads) for seed in range(config.first_seed, config.first_seed + config.seeds)
+            for threads in config.threads if (seed, threads, config.iterations) not in done]
+    print(f"{len(plan)} runs of {config.iterations:,} iterations to do; {len(runs)} kept from {config.out}",
+          flush=True)
+    for k, (seed, threads) in enumerate(plan, 1):
+        try:
+            run = measure(seed, threads, config.iterations)
+        except (WorkerFailure, WrongAnswer) as error:  # the machine, not the reference: say so, go on
+            failures.append({"seed": seed, "threads": threads, "error": f"{type(error).__name__}: {error}"[:500]})
+            write_calibration(runs, config, failures)
+            print(f"[{k}/{len(plan)}] seed {seed} threads {threads}: FAILED ({failures[-1]['error']})", flush=True)
+            continue
+        runs.append(run)
+        band = write_calibration(runs, config, failures)
+        print(f"[{k}/{len(plan)}] seed {seed} threads {threads}: NELBO {run['nelbo']:.3f} KL {run['kl']:.3f} "
+              f"Rec {run['rec']:.3f} ({run['wall_seconds']:.0f} s); band {band}", flush=True)
+    if not plan:
+        write_calibration(runs, config, failures)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per thread count (default 20)")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, nargs="+", default=list(DEFAULT_THREADS))
+    parser.add_argument("--iterations", type=int, default=FULL_ITERATIONS)
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--plot", type=Path, default=PLOT_FILE)
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over; by default the runs already in --out are kept and not run again")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.iterations < 1 or any(t < 1 for t in args.threads):
+        parser.error("--seeds, --iterations and --threads must be positive")
+    # A terminated calibration still closes its grading session, so no training worker is left behind.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    config = CalibrationConfig(seeds=args.seeds, first_seed=args.first_seed, threads=tuple(args.threads),
+                               iterations=args.iterations, out=args.out, plot=args.plot, fresh=args.fresh)
+    return run_calibration(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
