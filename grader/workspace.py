@@ -2,13 +2,20 @@
 
     ROOT/homework/  nns.py data.py train.py ... from assignment/ + the student's utils.py and vae.py
     ROOT/runtime/   worker.py and wire.py, the worker's own code
-    ROOT/scratch/   the worker's working directory, the only place it is meant to write
-    ROOT/logs/      the worker's captured stdout and stderr (written through file descriptors)
+    ROOT/scratch/   the worker's working directory, the only place it may write (the sandbox gives it
+                    to the sandbox user when it starts the worker)
+    ROOT/logs/      the worker's captured stdout and stderr (written by the grader; never shown to the worker)
 
 The provided modules come from ``assignment/`` (the starter), never from ``reference/``: nothing of
 the solution is ever placed where the student's code could read it.
+
+Modes: homework/ and runtime/ are world-readable and owned by the grader (the worker reads them, and
+in bubblewrap they are mounted read-only anyway); logs/ is private to the grader; ROOT and the folder
+that holds it can be crossed but not listed by others, so that a worker running as another user
+without bubblewrap reaches its three folders and nothing else.
 """
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,10 @@ PROJECT_DIR = PACKAGE_DIR.parent
 PROVIDED_SOURCE = PROJECT_DIR / "assignment"
 DATA_FILE = PROJECT_DIR / "datasets" / "mnist.npz"
 RUNTIME_FILES = ("worker.py", "wire.py")
+PRIVATE = 0o700
+TRAVERSABLE = 0o711  # others may cross, not list
+READABLE_FOLDER = 0o755
+READABLE_FILE = 0o644
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ def provided_modules(source: Path = PROVIDED_SOURCE) -> list[Path]:
 
 
 def create_workspace(submission: Submission, root: Path, source: Path = PROVIDED_SOURCE) -> Workspace:
+    """Build ROOT (which must not exist yet) with the modes described above."""
     workspace = Workspace(root)
     for folder in (workspace.homework, workspace.runtime, workspace.scratch, workspace.logs):
         folder.mkdir(parents=True, exist_ok=False)
@@ -61,4 +73,18 @@ def create_workspace(submission: Submission, root: Path, source: Path = PROVIDED
         (workspace.homework / name).write_bytes(content)
     for name in RUNTIME_FILES:
         shutil.copyfile(PACKAGE_DIR / name, workspace.runtime / name)
+    _set_modes(workspace)
     return workspace
+
+
+def _set_modes(workspace: Workspace) -> None:
+    for folder in (workspace.homework, workspace.runtime):
+        folder.chmod(READABLE_FOLDER)
+        for path in folder.iterdir():
+            path.chmod(READABLE_FILE)
+    workspace.scratch.chmod(PRIVATE)
+    workspace.logs.chmod(PRIVATE)
+    workspace.root.chmod(TRAVERSABLE)
+    holder = workspace.root.parent  # a private temporary folder made for this workspace (tempfile: 0700)
+    if holder.stat().st_uid == os.geteuid() and holder.stat().st_mode & 0o777 == PRIVATE:
+        holder.chmod(TRAVERSABLE)
