@@ -1,0 +1,385 @@
+"""Grade a whole class: every submission of an export with the same grader as Gradescope, K at a time.
+
+    input -> export.read_input -> one ``python -m grader grade`` child per submission -> DIR/submissions/<id>/
+          -> report.write_report -> DIR/scores.csv, DIR/report.html
+
+Each submission is graded by its own child process, so that one submission can never affect another,
+and a crash or a hang of one only costs that one: the child is killed with everything it started
+after ``timeout_seconds`` of wall-clock time, and the batch goes on. K children run at once with T
+torch threads each, K x T <= the cores this process may use.
+
+Resuming: every finished submission leaves ``DIR/submissions/<id>/batch-record.json`` (the sha256 of
+the two graded files, the grader version and the grading settings). A submission whose record
+matches is not graded again; a record that says timeout, crash or grader fault is kept too, unless
+``retry_failed`` asks for those to be graded again. A submission interrupted by Ctrl-C leaves no
+record and is graded on the next run.
+"""
+
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from tqdm import tqdm
+
+from grader import GRADER_VERSION
+from grader.export import ExportedSubmission
+from grader.grade import RESULTS_NAME
+from grader.results import write_json_atomically
+from grader.session import FULL_ITERATIONS
+from grader.submission import load_submission
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SUBMISSIONS_DIR = "submissions"
+INPUTS_DIR = "inputs"
+RECORD_NAME = "batch-record.json"
+LOG_NAME = "grade.log"
+RUN_NAME = "batch-run.json"
+LOCK_NAME = ".batch.lock"
+DEFAULT_TIMEOUT_SECONDS = 2_400.0  # Gradescope's largest autograder timeout: 40 minutes
+TIME_LIMIT_MARGIN_SECONDS = 60.0  # the grader's own time limit ends this much before the batch kills it
+MIN_TIME_LIMIT_SECONDS = 120.0  # the smallest --time-limit the grader accepts
+POLL_SECONDS = 0.5  # how often a waiting job looks for Ctrl-C
+KILL_WAIT_SECONDS = 10.0
+LOG_TAIL_CHARS = 2_000
+
+
+class BatchBusy(Exception):
+    """Another batch holds the output folder."""
+
+
+class Status(StrEnum):
+    GRADED = "graded"
+    GRADER_FAULT = "grader fault"  # results.json written, but the grader says it failed itself
+    TIMEOUT = "timeout"  # the whole grading ran past the batch's wall-clock cap and was killed
+    CRASHED = "crashed"  # the grading process died or wrote no results.json
+    INTERRUPTED = "interrupted"  # Ctrl-C: no record, graded again on the next run
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    out: Path
+    jobs: int | None = None  # None: one per core
+    iterations: int = FULL_ITERATIONS
+    seed: int = 0
+    unit_only: bool = False
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    retry_failed: bool = False
+    progress: bool = True
+
+    def settings(self) -> dict[str, object]:
+        """What, besides the files and the grader version, decides a result: a change means grading again."""
+        return {"iterations": self.iterations, "seed": self.seed, "unit_only": self.unit_only}
+
+
+@dataclass(frozen=True)
+class Record:
+    """``DIR/submissions/<id>/batch-record.json``: how one submission was graded, and with what result."""
+
+    submission_id: str
+    submission_sha256: str
+    grader_version: str
+    settings: dict[str, object]
+    status: str
+    seconds: float
+    message: str = ""
+    finished_at: str = ""
+
+
+@dataclass
+class BatchSummary:
+    graded: list[str] = field(default_factory=list)  # ids graded in this run
+    skipped: list[str] = field(default_factory=list)  # ids whose finished result was kept
+    statuses: dict[str, str] = field(default_factory=dict)  # id -> Status value, for this run's gradings
+    interrupted: bool = False
+    jobs: int = 1
+    threads: int = 1
+    cores: int = 1
+    wall_seconds: float = 0.0
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_parallelism(requested_jobs: int | None, pending: int, cores: int) -> tuple[int, int]:
+    """(jobs, torch threads per job) with jobs x threads <= cores; idle jobs' cores go to the others as threads."""
+    jobs = requested_jobs if requested_jobs is not None else cores
+    jobs = max(1, min(jobs, cores, max(pending, 1)))
+    return jobs, max(1, cores // jobs)
+
+
+def submission_dir(out: Path, submission_id: str) -> Path:
+    return out / SUBMISSIONS_DIR / submission_id
+
+
+def read_record(folder: Path) -> Record | None:
+    try:
+        data = json.loads((folder / RECORD_NAME).read_text())
+        return Record(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def is_finished(record: Record | None, digest: str, config: BatchConfig) -> bool:
+    """A result to keep: the same files, the same grader version, the same settings (and no failure to retry)."""
+    if record is None:
+        return False
+    if (record.submission_sha256, record.grader_version, record.settings) != (digest, GRADER_VERSION,
+                                                                                config.settings()):
+        return False
+    return not (config.retry_failed and record.status != Status.GRADED)
+
+
+def _needs_results(record: Record | None) -> bool:
+    """Whether the recorded grading left a results.json that must still be there (a timeout leaves none)."""
+    return record is not None and record.status in (Status.GRADED, Status.GRADER_FAULT)
+
+
+def grade_command(submission: Path, out: Path, config: BatchConfig, threads: int) -> list[str]:
+    """The same command Gradescope's run_autograder uses, with this batch's settings."""
+    time_limit = max(MIN_TIME_LIMIT_SECONDS, config.timeout_seconds - TIME_LIMIT_MARGIN_SECONDS)
+    command = [sys.executable, "-m", "grader", "grade", str(submission.resolve()), "--out", str(out.resolve()),
+               "--iterations", str(config.iterations), "--seed", str(config.seed), "--threads", str(threads),
+               "--time-limit", f"{time_limit:g}"]
+    return [*command, "--unit-only"] if config.unit_only else command
+
+
+def run_batch(entries: list[ExportedSubmission], config: BatchConfig,
+              log: Callable[[str], None] = print) -> BatchSummary:
+    """Grade what is not finished yet; never raises for anything a submission does."""
+    out = config.out
+    (out / SUBMISSIONS_DIR).mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchBusy(f"another batch is writing to {out}; wait for it to finish or use another --out") from None
+        for leftover in (out / SUBMISSIONS_DIR).glob(".*-*"):  # a batch killed outright left these
+            if leftover.is_dir() and leftover.name.startswith((".staging-", ".old-")):
+                shutil.rmtree(leftover, ignore_errors=True)
+        return _run_locked(entries, config, log)
+
+
+def _run_locked(entries: list[ExportedSubmission], config: BatchConfig, log: Callable[[str], None]) -> BatchSummary:
+    started = time.monotonic()
+    out = config.out
+    summary = BatchSummary(cores=available_cores())
+    pending: list[tuple[ExportedSubmission, str]] = []
+    for entry in entries:
+        digest = load_submission(entry.path).digest  # reads the two files into memory; runs nothing
+        folder = submission_dir(out, entry.id)
+        record = read_record(folder)
+        if is_finished(record, digest, config) and ((folder / RESULTS_NAME).exists() or not _needs_results(record)):
+            summary.skipped.append(entry.id)
+        else:
+            pending.append((entry, digest))
+    summary.jobs, summary.threads = plan_parallelism(config.jobs, len(pending), summary.cores)
+    if config.jobs is not None and config.jobs > summary.cores:
+        log(f"--jobs {config.jobs} is more than the {summary.cores} cores available: using {summary.jobs}")
+    log(f"{len(entries)} submissions: {len(pending)} to grade, {len(summary.skipped)} already graded with "
+        f"grader {GRADER_VERSION} and these settings; {summary.jobs} job(s) x {summary.threads} thread(s) "
+        f"on {summary.cores} core(s)")
+
+    stopping = threading.Event()
+    with ThreadPoolExecutor(max_workers=summary.jobs) as pool, \
+            tqdm(total=len(pending), unit="submission", desc="grading", disable=None if config.progress else True,
+                 dynamic_ncols=True) as bar:
+        futures = {pool.submit(_grade_one, entry, digest, config, summary.threads, stopping): entry
+                   for entry, digest in pending}
+        try:
+            for future in as_completed(futures):
+                entry = futures[future]
+                record = future.result()
+                summary.graded.append(entry.id)
+                summary.statuses[entry.id] = record.status
+                bar.update(1)
+                note = f" ({record.message})" if record.message and record.status != Status.GRADED else ""
+                tqdm.write(f"{entry.id}: {record.status} in {record.seconds:.0f} s{note}")
+        except KeyboardInterrupt:
+            stopping.set()
+            summary.interrupted = True
+            for future in futures:
+                future.cancel()
+            log("interrupted: stopping the running gradings; finished results are kept, run again to resume")
+    summary.graded = [entry_id for entry_id in summary.graded if summary.statuses[entry_id] != Status.INTERRUPTED]
+    summary.wall_seconds = time.monotonic() - started
+    write_json_atomically({
+        "finished_at": _now(), "wall_seconds": round(summary.wall_seconds, 1), "graded": len(summary.graded),
+        "skipped": len(summary.skipped), "jobs": summary.jobs, "threads": summary.threads, "cores": summary.cores,
+        "grader_version": GRADER_VERSION, "settings": config.settings(), "timeout_seconds": config.timeout_seconds,
+        "interrupted": summary.interrupted,
+    }, out / RUN_NAME)
+    return summary
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _grade_one(entry: ExportedSubmission, digest: str, config: BatchConfig, threads: int,
+               stopping: threading.Event) -> Record:
+    """Grade one submission in a child process, into a staging folder that replaces the old one at the end."""
+    parent = config.out / SUBMISSIONS_DIR
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{entry.id}-", dir=parent))
+    started = time.monotonic()
+    status, message = Status.CRASHED, ""
+    try:
+        if stopping.is_set():
+            return _record(entry, digest, config, Status.INTERRUPTED, 0.0, "")
+        with open(staging / LOG_NAME, "wb") as log_file:
+            status, message = _run_child(grade_command(entry.path, staging, config, threads), log_file,
+                                         config.timeout_seconds, stopping)
+        seconds = time.monotonic() - started
+        if status is Status.INTERRUPTED:
+            return _record(entry, digest, config, status, seconds, message)
+        if status in (Status.GRADED, Status.CRASHED):
+            status, message = _read_outcome(staging, status, message)
+        if status is not Status.GRADED and not message:
+            message = "see grade.log"
+        record = _record(entry, digest, config, status, seconds, message)
+        write_json_atomically(asdict(record), staging / RECORD_NAME)
+        _replace(staging, submission_dir(config.out, entry.id))
+        return record
+    except Exception as error:  # a fault of the batch itself: this submission is reported, the batch goes on
+        return _record(entry, digest, config, Status.CRASHED, time.monotonic() - started,
+                       f"the batch could not grade it: {type(error).__name__}: {error}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _record(entry: ExportedSubmission, digest: str, config: BatchConfig, status: Status, seconds: float,
+            message: str) -> Record:
+    return Record(entry.id, digest, GRADER_VERSION, config.settings(), status.value, round(seconds, 1),
+                  message[:LOG_TAIL_CHARS], _now())
+
+
+def _run_child(command: list[str], log_file: object, timeout: float,
+               stopping: threading.Event) -> tuple[Status, str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH", "")) if p)
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping.is_set():
+                    kill_tree(process)
+                    return Status.INTERRUPTED, "interrupted"
+                if time.monotonic() > deadline:
+                    kill_tree(process)
+                    return Status.TIMEOUT, f"no result within {timeout:.0f} s; killed"
+    except BaseException:
+        kill_tree(process)
+        raise
+    if code != 0:
+        return Status.CRASHED, f"the grading process exited with code {code}"
+    return Status.GRADED, ""
+
+
+def _read_outcome(staging: Path, status: Status, message: str) -> tuple[Status, str]:
+    """What the grading process left: a results.json that may report a grader fault, or nothing usable."""
+    try:
+        document = json.loads((staging / RESULTS_NAME).read_text())
+    except (OSError, ValueError) as error:
+        return Status.CRASHED, message or f"no readable {RESULTS_NAME} ({type(error).__name__})"
+    extra = document.get("extra_data") if isinstance(document, dict) else None
+    if isinstance(extra, dict) and extra.get("grader_fault"):
+        return Status.GRADER_FAULT, "; ".join(part for part in (
+            message, "the grader reported a fault of its own: see results.json and grade.log") if part)
+    return status, message
+
+
+def _replace(staging: Path, final: Path) -> None:
+    """Swap the finished staging folder in for the old result in two renames."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".old-{final.name}-", dir=final.parent))
+        os.replace(final, old / final.name)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- killing a grading process and everything it started --------------------------------------------
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_line = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces and parentheses, so split after the last ")"
+        fields = stat_line[stat_line.rfind(")") + 2:].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (Linux /proc), children before grandchildren."""
+    children = _children_by_parent()
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for parent in frontier for child in children.get(parent, [])]
+        found.extend(below)
+        frontier = below
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_tree(process: subprocess.Popen) -> list[int]:
+    """Kill the grading process and every process under it, including the workers in their own sessions.
+
+    Everything is stopped first (SIGSTOP), so that nothing can start a new process while the tree is
+    being collected, then killed. Returns the pids that were killed.
+    """
+    pids = [process.pid]
+    _signal(process.pid, signal.SIGSTOP)
+    for _ in range(5):  # a process may have been forking while its parent was being stopped
+        new = [pid for pid in descendants(process.pid) if pid not in pids]
+        if not new:
+            break
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        pids.extend(new)
+    for pid in pids:
+        for kill in (os.killpg, os.kill):  # the workers lead their own process groups
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    try:
+        process.wait(timeout=KILL_WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    return pids

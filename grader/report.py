@@ -1,0 +1,600 @@
+"""A batch's scores for TAs: ``DIR/scores.csv`` and ``DIR/report.html``.
+
+Both are made from what the batch left on disk (``DIR/submissions/<id>/batch-record.json`` and the
+grader's ``results.json``), so a resumed batch reports every submission, not only this run's.
+
+The page is one self-contained file: the plots (matplotlib, Agg) and the sample grids are embedded as
+base64 PNG data URIs, and a few lines of inline JavaScript sort the table and count broken images
+(``<body data-broken-images="N">``, for the browser test). Everything that comes from a submission
+(names, messages, file contents) is escaped; the sample grids, written by student code, are decoded
+with caps and re-encoded before they are embedded.
+"""
+
+import base64
+import csv
+import datetime
+import html
+import io
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from PIL import Image
+
+from grader.batch import RUN_NAME, Record, Status, read_record, submission_dir
+from grader.export import ExportedSubmission
+from grader.grade import RESULTS_NAME
+from grader.scoring import NelboBand, load_band
+from grader.session import FULL_ITERATIONS
+from grader.submission import EXPECTED_FILES, Submission
+from grader.workspace import PROVIDED_SOURCE
+
+CSV_NAME = "scores.csv"
+HTML_NAME = "report.html"
+SAMPLES_NAME = "samples.png"
+MAX_GRID_BYTES = 4 * 2**20
+MAX_GRID_SIDE = 2_000  # pixels; the grader's grids are 602 x 302
+PLOT_DPI = 100
+SCORE_TOLERANCE = 0.01  # points: a difference with Gradescope's score below this is rounding
+NELBO_OVERFLOW_WIDTHS = 20  # NELBOs past the band by more than this many band widths are drawn at the edge
+TIMED_OUT_PREFIX = "[timed out]"
+CRASH_MARKERS = ("was ended by signal", "worker process exited", "stopped answering")
+ISOLATION_MARKERS = ("isolation", "sandbox", "grader's channel", "replaced built-in functions")
+UPLOAD_MARKERS = ("was refused", "points outside the archive")
+NOT_GRADED = "not graded"
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str  # "timeout", "crash", "grader fault", "isolation", "identical files", ...
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckColumn:
+    number: str
+    name: str
+    max_score: float
+
+    @property
+    def header(self) -> str:
+        return f"{self.number} {self.name} (/{self.max_score:g})"
+
+
+@dataclass
+class Row:
+    entry: ExportedSubmission
+    record: Record | None
+    results: dict | None
+    scores: dict[str, float] = field(default_factory=dict)  # check number -> points
+    passed: dict[str, bool] = field(default_factory=dict)  # check number -> passed
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.record.status if self.record else NOT_GRADED
+
+    @property
+    def extra(self) -> dict:
+        extra = (self.results or {}).get("extra_data")
+        return extra if isinstance(extra, dict) else {}
+
+    @property
+    def total(self) -> float | None:
+        score = (self.results or {}).get("score")
+        return float(score) if isinstance(score, int | float) else None
+
+    def metric(self, name: str) -> float | None:
+        metrics = self.extra.get("metrics")
+        value = metrics.get(name) if isinstance(metrics, dict) else None
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    @property
+    def seconds(self) -> float | None:
+        return self.record.seconds if self.record else None
+
+    @property
+    def sha256(self) -> str:
+        return self.record.submission_sha256 if self.record else ""
+
+    @property
+    def grader_version(self) -> str:
+        version = self.extra.get("grader_version") or (self.record.grader_version if self.record else "")
+        return str(version)
+
+    @property
+    def run_kind(self) -> str:
+        settings = self.record.settings if self.record else {}
+        if settings.get("unit_only"):
+            return "unit checks only"
+        iterations = settings.get("iterations")
+        if isinstance(iterations, int) and iterations < FULL_ITERATIONS:
+            return f"development ({iterations:,} iterations)"
+        return "full" if self.record else ""
+
+    @property
+    def names(self) -> str:
+        return "; ".join(s.name for s in self.entry.submitters if s.name)
+
+    @property
+    def sids(self) -> str:
+        return "; ".join(s.sid for s in self.entry.submitters if s.sid)
+
+    @property
+    def emails(self) -> str:
+        return "; ".join(s.email for s in self.entry.submitters if s.email)
+
+    @property
+    def tests(self) -> list[dict]:
+        tests = (self.results or {}).get("tests")
+        return [t for t in tests if isinstance(t, dict)] if isinstance(tests, list) else []
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    csv: Path
+    html: Path
+
+
+def load_rows(entries: list[ExportedSubmission], out: Path) -> list[Row]:
+    rows = []
+    for entry in entries:
+        folder = submission_dir(out, entry.id)
+        record = read_record(folder)
+        results = None
+        if record is not None:
+            try:
+                loaded = json.loads((folder / RESULTS_NAME).read_text())
+                results = loaded if isinstance(loaded, dict) else None
+            except (OSError, ValueError):
+                results = None
+        row = Row(entry, record, results)
+        for test in row.tests:
+            number = str(test.get("number", ""))
+            if number.endswith(".staff") or not isinstance(test.get("max_score"), int | float):
+                continue
+            if test["max_score"] > 0:
+                row.scores[number] = float(test.get("score") or 0.0)
+                row.passed[number] = test.get("status") == "passed"
+        rows.append(row)
+    _flag(rows)
+    return rows
+
+
+def check_columns(rows: list[Row]) -> list[CheckColumn]:
+    columns: dict[str, CheckColumn] = {}
+    for row in rows:
+        for test in row.tests:
+            number = str(test.get("number", ""))
+            max_score = test.get("max_score")
+            if number in row.scores and number not in columns and isinstance(max_score, int | float):
+                columns[number] = CheckColumn(number, str(test.get("name", "")), float(max_score))
+    return sorted(columns.values(), key=lambda c: [int(p) if p.isdigit() else 0 for p in c.number.split(".")])
+
+
+# ---- flags ---------------------------------------------------------------------------------------------
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else ""
+
+
+def starter_digest(source: Path = PROVIDED_SOURCE) -> str:
+    files = {name: (source / name).read_bytes() for name in EXPECTED_FILES if (source / name).is_file()}
+    return Submission(files=files).digest
+
+
+def _flag(rows: list[Row]) -> None:
+    band = load_band()
+    for row in rows:
+        row.flags.extend(_row_flags(row, band))
+    starter = starter_digest()
+    empty = Submission().digest
+    by_digest: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.sha256:
+            by_digest[row.sha256].append(row)
+    for digest, group in by_digest.items():
+        if digest == starter:
+            for row in group:
+                row.flags.append(Flag("unchanged starter", "utils.py and vae.py are the starter's: nothing done"))
+        elif digest == empty:
+            for row in group:
+                row.flags.append(Flag("no files", "neither utils.py nor vae.py was found in the upload"))
+        elif len(group) > 1:
+            for row in group:
+                others = ", ".join(f"{o.entry.id} ({o.names or 'no name'})" for o in group if o is not row)
+                row.flags.append(Flag("identical files", f"same utils.py and vae.py as {others}"))
+
+
+def _row_flags(row: Row, band: NelboBand) -> list[Flag]:
+    flags = []
+    message = row.record.message if row.record else ""
+    if row.record is None:
+        flags.append(Flag("not graded", "no finished result: run the batch again"))
+    elif row.status == Status.TIMEOUT:
+        flags.append(Flag("timeout", message or "the grading ran past the batch's time limit"))
+    elif row.status == Status.CRASHED:
+        flags.append(Flag("crash", message or "the grading process failed"))
+    elif row.status == Status.GRADER_FAULT:
+        faults = [f"{t.get('number', '')} {t.get('name', '')}" for t in row.tests
+                  if str(t.get("output", "")).startswith("[autograder fault]")]
+        flags.append(Flag("grader fault", "the grader failed in: " + ", ".join(faults) if faults
+                          else message or "the grader reported a fault"))
+    in_checks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # kind -> [(check, its message)]
+    for test in row.tests:
+        output, number = str(test.get("output", "")), str(test.get("number", ""))
+        if number.endswith(".staff"):
+            continue
+        if output.startswith(TIMED_OUT_PREFIX):
+            in_checks["timeout"].append((number, output.removeprefix(TIMED_OUT_PREFIX)))
+        if any(marker in output for marker in CRASH_MARKERS):
+            in_checks["crash"].append((number, output))
+        if any(marker in output.lower() for marker in ISOLATION_MARKERS):
+            in_checks["isolation"].append((number, output))
+    for kind, found in in_checks.items():  # one flag per kind: the checks, and the first one's message
+        checks = ", ".join(number for number, _ in found)
+        flags.append(Flag(kind, f"in check{'s' if len(found) > 1 else ''} {checks}: {_first_line(found[0][1])}"))
+    violations = row.extra.get("isolation_violations")
+    if violations:
+        listed = violations if isinstance(violations, list) else [violations]
+        flags.append(Flag("isolation", "; ".join(str(v) for v in listed)[:300]))
+    problems = row.extra.get("submission_problems")
+    upload_notes = [str(p) for p in (problems if isinstance(problems, list) else []) + list(row.entry.notes)
+                    if any(marker in str(p) for marker in UPLOAD_MARKERS)]
+    if upload_notes:
+        flags.append(Flag("suspicious upload", "; ".join(upload_notes)[:300]))
+    nelbo = row.metric("nelbo")
+    if nelbo is not None and nelbo < band.review_below:
+        flags.append(Flag("review", f"NELBO {nelbo:.2f} is below any reference run ({band.review_below})"))
+    gradescope, total = row.entry.gradescope_score, row.total
+    if (gradescope is not None and total is not None and row.run_kind == "full"
+            and abs(gradescope - total) > SCORE_TOLERANCE):
+        flags.append(Flag("differs from Gradescope", f"Gradescope shows {gradescope:g}, this grading {total:g}"))
+    return flags
+
+
+# ---- scores.csv ----------------------------------------------------------------------------------------
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{round(value, digits):g}"
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    columns = check_columns(rows)
+    header = ["submission_id", "names", "sids", "emails", "created_at",
+              *[column.header for column in columns],
+              "total", "max_total", "nelbo", "kl", "rec", "status", "seconds", "grader_version", "run",
+              "gradescope_score", "submission_sha256", "flags"]
+    max_total = sum(column.max_score for column in columns)
+    temporary = path.with_name(f".{path.name}.partial")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([
+                row.entry.id, row.names, row.sids, row.emails, row.entry.created_at,
+                *[_number(row.scores.get(column.number), 4) for column in columns],
+                _number(row.total, 4), f"{max_total:g}" if row.results else "",
+                _number(row.metric("nelbo")), _number(row.metric("kl")), _number(row.metric("rec")),
+                row.status, _number(row.seconds, 1), row.grader_version, row.run_kind,
+                _number(row.entry.gradescope_score, 4), row.sha256,
+                "; ".join(f"{flag.kind}: {flag.message}" for flag in row.flags),
+            ])
+    temporary.replace(path)
+
+
+# ---- plots ---------------------------------------------------------------------------------------------
+
+
+def _png_data_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _figure_uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=PLOT_DPI, bbox_inches="tight")
+    return _png_data_uri(buffer.getvalue())
+
+
+def _new_figure(width: float = 6.4, height: float = 3.6) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(width, height))
+    axes = figure.add_subplot()
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure, axes
+
+
+def plot_scores(rows: list[Row], max_total: float) -> str:
+    totals = [row.total for row in rows if row.total is not None]
+    figure, axes = _new_figure()
+    bins = np.linspace(0, max(max_total, max(totals, default=0), 1), 21)
+    axes.hist(totals, bins=bins, color="#4c72b0", edgecolor="white")
+    median = statistics.median(totals) if totals else math.nan
+    axes.set_title(f"Total score out of {max_total:g} ({len(totals)} graded, median {median:g})")
+    axes.set_xlabel("points")
+    axes.set_ylabel("submissions")
+    return _figure_uri(figure)
+
+
+def plot_pass_rates(rows: list[Row], columns: list[CheckColumn]) -> str:
+    figure, axes = _new_figure(12.8, max(2.5, 0.3 * len(columns) + 1))
+    labels, rates, counts = [], [], []
+    for column in columns:
+        results = [row.passed[column.number] for row in rows if column.number in row.passed]
+        name = column.name if len(column.name) <= 80 else column.name[:79] + "…"
+        labels.append(f"{column.number} {name}")
+        rates.append(100 * sum(results) / len(results) if results else 0.0)
+        counts.append(f"{sum(results)}/{len(results)}")
+    positions = np.arange(len(columns))[::-1]
+    colours = ["#55a868" if r >= 80 else "#dd8452" if r >= 50 else "#c44e52" for r in rates]
+    axes.barh(positions, rates, color=colours)
+    axes.set_yticks(positions, labels, fontsize=9)
+    for position, rate, count in zip(positions, rates, counts, strict=True):
+        axes.text(min(rate + 0.5, 94), position, count, va="center", fontsize=9)
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("% of submissions that pass")
+    axes.set_title("Pass rate per check")
+    return _figure_uri(figure)
+
+
+def plot_nelbo(rows: list[Row], band: NelboBand, development: str) -> str:
+    values = np.array([v for row in rows if (v := row.metric("nelbo")) is not None])
+    figure, axes = _new_figure(12.8, 4.0)
+    width = band.zero_at_or_above - band.full_at_or_below
+    cap = band.zero_at_or_above + NELBO_OVERFLOW_WIDTHS * width
+    low = min(band.review_below - 0.2 * width, float(values.min()) if values.size else math.inf)
+    top = float(min(values.max(), cap)) if values.size else -math.inf
+    high = max(band.zero_at_or_above + 0.3 * width, top + 0.03 * (top - low))
+    axes.axvspan(low, band.full_at_or_below, color="#55a868", alpha=0.15, label="full points")
+    axes.axvspan(band.full_at_or_below, band.zero_at_or_above, color="#dd8452", alpha=0.15, label="partial")
+    axes.axvspan(band.zero_at_or_above, high, color="#c44e52", alpha=0.12, label="no points")
+    axes.axvline(band.review_below, color="#555555", linestyle="--", linewidth=1, label="review below")
+    overflow = int((values > cap).sum())
+    axes.hist(np.clip(values, None, cap), bins=np.linspace(low, high, 61), color="#4c72b0", edgecolor="white",
+              label="submissions")
+    if overflow:
+        axes.annotate(f"{overflow} above {cap:g}\n(drawn at the edge)", xy=(cap, 0), xytext=(-4, 30),
+                      textcoords="offset points", ha="right", fontsize=8)
+    axes.set_xlim(low, high)
+    axes.set_xlabel("test NELBO by the grader's evaluator (lower is better)")
+    axes.set_ylabel("submissions")
+    title = f"NELBO against the scoring band ({values.size} trained)"
+    axes.set_title(title + (f"\n{development}: the band is for {FULL_ITERATIONS:,}" if development else ""),
+                   fontsize=10)
+    axes.legend(fontsize=8, loc="best")
+    return _figure_uri(figure)
+
+
+def plot_runtimes(rows: list[Row]) -> str:
+    seconds = [row.seconds for row in rows if row.seconds is not None]
+    figure, axes = _new_figure()
+    axes.hist(seconds, bins=20, color="#8172b3", edgecolor="white")
+    median = statistics.median(seconds) if seconds else math.nan
+    axes.set_title(f"Grading time per submission (median {median:.0f} s, max {max(seconds, default=0):.0f} s)")
+    axes.set_xlabel("seconds (wall clock, one grading process)")
+    axes.set_ylabel("submissions")
+    return _figure_uri(figure)
+
+
+def safe_grid_uri(path: Path) -> str | None:
+    """A student-written PNG as a data URI, decoded with caps and re-encoded; None if it is not a sane image."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_GRID_BYTES:
+            return None
+        with Image.open(path) as image:
+            if image.format != "PNG" or max(image.size) > MAX_GRID_SIDE:
+                return None
+            grey = image.convert("L")
+        buffer = io.BytesIO()
+        grey.save(buffer, format="PNG", optimize=True)
+        return _png_data_uri(buffer.getvalue())
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+# ---- report.html ---------------------------------------------------------------------------------------
+
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px 32px; color: #222; }
+h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; }
+.meta { color: #555; } ul.meta { list-style: none; padding: 0; margin: 4px 0; }
+.plots { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
+.plots figure { margin: 0; } .plots img { max-width: 100%; height: auto; } .plots .span { grid-column: 1 / -1; }
+table { border-collapse: collapse; font-size: 12px; } th, td { padding: 3px 6px; border-bottom: 1px solid #e4e4e4; }
+th { background: #f4f4f4; text-align: left; position: sticky; top: 0; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[data-order="asc"]::after { content: " \\25B2"; }
+table.sortable th[data-order="desc"]::after { content: " \\25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.pass { background: #e6f4ea; } td.fail { background: #fce8e6; }
+.status-graded { color: #1e7b34; } .status-bad { color: #b3261e; font-weight: 600; }
+.flag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #fde7c8; margin: 1px; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
+.gallery figure { margin: 0; border: 1px solid #ddd; padding: 6px; }
+.gallery img { width: 100%; height: auto; image-rendering: pixelated; }
+.gallery figcaption { font-size: 12px; color: #444; }
+.wide { overflow-x: auto; }
+"""
+
+SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, index) {
+    th.addEventListener("click", function () {
+      var ascending = th.dataset.order !== "asc";
+      table.querySelectorAll("th").forEach(function (h) { delete h.dataset.order; });
+      th.dataset.order = ascending ? "asc" : "desc";
+      var key = function (row) {
+        var cell = row.cells[index], text = cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent;
+        text = text.trim();
+        var number = Number(text);
+        return text === "" ? null : isNaN(number) ? text.toLowerCase() : number;
+      };
+      var body = table.tBodies[0];
+      Array.from(body.rows).sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null || y === null) { return x === y ? 0 : x === null ? 1 : -1; }
+        if (typeof x !== typeof y) { return typeof x === "number" ? -1 : 1; }
+        var order = x < y ? -1 : x > y ? 1 : 0;
+        return ascending ? order : -order;
+      }).forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+var sortLink = /^#sort=([^&]+?)(-desc)?$/.exec(decodeURIComponent(location.hash));
+if (sortLink) {  // report.html#sort=total-desc: a link that opens the table sorted
+  document.querySelectorAll('#scores th').forEach(function (th) {
+    if (th.dataset.key === sortLink[1]) { th.click(); if (sortLink[2]) { th.click(); } }
+  });
+}
+window.addEventListener("load", function () {
+  var images = Array.from(document.images);
+  var broken = images.filter(function (image) { return !image.complete || image.naturalWidth === 0; });
+  document.body.dataset.images = String(images.length);
+  document.body.dataset.brokenImages = String(broken.length);
+});
+"""
+
+
+def _escape(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _cell(text: object, value: object = None, css: str = "") -> str:
+    attributes = f' class="{css}"' if css else ""
+    if value is not None:
+        attributes += f' data-value="{_escape(value)}"'
+    return f"<td{attributes}>{_escape(text)}</td>"
+
+
+def _table(rows: list[Row], columns: list[CheckColumn]) -> str:
+    headers = ["submission", "names", "sid", "total", *[c.number for c in columns], "NELBO", "KL", "Rec",
+               "status", "seconds", "flags"]
+    titles = {c.number: c.header for c in columns}
+    head = "".join(f'<th data-key="{_escape(h.lower())}" title="{_escape(titles.get(h, h))}">{_escape(h)}</th>'
+                   for h in headers)
+    body = []
+    for row in rows:
+        cells = [_cell(row.entry.id), _cell(row.names), _cell(row.sids),
+                 _cell(_number(row.total, 2), row.total if row.total is not None else "", "num")]
+        for column in columns:
+            score = row.scores.get(column.number)
+            css = "num " + ("pass" if row.passed.get(column.number) else "fail") if score is not None else "num"
+            cells.append(_cell(_number(score, 2), score if score is not None else "", css))
+        for metric in ("nelbo", "kl", "rec"):
+            value = row.metric(metric)
+            cells.append(_cell(_number(value, 2), value if value is not None else "", "num"))
+        status_css = "status-graded" if row.status == Status.GRADED else "status-bad"
+        cells.append(_cell(row.status, css=status_css))
+        cells.append(_cell(_number(row.seconds, 1), row.seconds if row.seconds is not None else "", "num"))
+        cells.append(f'<td data-value="{len(row.flags)}">'
+                     + "".join(f'<span class="flag" title="{_escape(f.message)}">{_escape(f.kind)}</span>'
+                               for f in row.flags) + "</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="wide"><table id="scores" class="sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _flag_table(rows: list[Row]) -> str:
+    flagged = [(row, flag) for row in rows for flag in row.flags]
+    if not flagged:
+        return '<p id="flags">No submission was flagged.</p>'
+    lines = "".join(f"<tr>{_cell(row.entry.id)}{_cell(row.names)}{_cell(flag.kind)}{_cell(flag.message)}</tr>"
+                    for row, flag in sorted(flagged, key=lambda pair: (pair[1].kind, pair[0].entry.id)))
+    return (f'<table id="flags" class="sortable"><thead><tr><th>submission</th><th>names</th><th>flag</th>'
+            f"<th>detail</th></tr></thead><tbody>{lines}</tbody></table>")
+
+
+def _gallery(rows: list[Row], out: Path) -> str:
+    cards = []
+    ordered = sorted(rows, key=lambda r: (r.metric("nelbo") is None, r.metric("nelbo") or 0.0, r.entry.id))
+    for row in ordered:
+        uri = safe_grid_uri(submission_dir(out, row.entry.id) / SAMPLES_NAME)
+        if uri is None:
+            continue
+        nelbo = row.metric("nelbo")
+        caption = (f"{row.entry.id} · {row.names or 'no name'} · NELBO "
+                   f"{'n/a' if nelbo is None else f'{nelbo:.2f}'} · score {_number(row.total, 2) or 'n/a'}")
+        cards.append(f'<figure><img src="{uri}" alt="samples of {_escape(row.entry.id)}" width="602" height="302">'
+                     f"<figcaption>{_escape(caption)}</figcaption></figure>")
+    if not cards:
+        return '<p id="gallery">No sample grids: training was not run (unit checks only) or produced none.</p>'
+    return f'<div id="gallery" class="gallery">{"".join(cards)}</div>'
+
+
+def _summary(rows: list[Row], out: Path) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.status] += 1
+    totals = [row.total for row in rows if row.total is not None]
+    kinds = sorted({row.run_kind for row in rows if row.run_kind})
+    versions = sorted({row.grader_version for row in rows if row.grader_version})
+    flagged = sum(1 for row in rows if row.flags)
+    lines = [f"{len(rows)} submissions: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+             + f"; {flagged} flagged",
+             f"grader {', '.join(versions) or 'n/a'}; run: {', '.join(kinds) or 'n/a'}"]
+    if totals:
+        lines.append(f"score: mean {statistics.fmean(totals):.1f}, median {statistics.median(totals):g}, "
+                     f"max {max(totals):g}")
+    try:
+        run = json.loads((out / RUN_NAME).read_text())
+        lines.append(f"last run: {run['graded']} graded, {run['skipped']} kept from before, {run['wall_seconds']:g} s "
+                     f"wall clock with {run['jobs']} job(s) x {run['threads']} torch thread(s) on {run['cores']} "
+                     f"core(s)")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    lines.append("generated " + datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+    return '<ul class="meta">' + "".join(f"<li>{_escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def render_html(rows: list[Row], out: Path) -> str:
+    columns = check_columns(rows)
+    band = load_band()
+    max_total = sum(column.max_score for column in columns)
+    development = next((row.run_kind for row in rows if row.run_kind.startswith("development")), "")
+    trained = any(row.metric("nelbo") is not None for row in rows)
+    plots = [("plot-scores", "Score histogram", plot_scores(rows, max_total)),
+             ("plot-runtimes", "Grading time", plot_runtimes(rows)),
+             ("plot-pass-rates span", "Pass rate per check", plot_pass_rates(rows, columns))]
+    if trained:
+        plots.append(("plot-nelbo span", "NELBO against the band", plot_nelbo(rows, band, development)))
+    figures = "".join(f'<figure id="{key.split()[0]}" class="{" ".join(key.split()[1:])}">'
+                      f'<img src="{uri}" alt="{_escape(title)}"></figure>' for key, title, uri in plots)
+    no_nelbo = "" if trained else "<p>No NELBO distribution: no submission was trained in this batch.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>VAE homework: batch grading report</title>
+<style>{STYLE}</style></head>
+<body data-broken-images="unchecked">
+<h1>VAE homework: batch grading report</h1>
+{_summary(rows, out)}
+<h2>Flagged submissions</h2>
+{_flag_table(rows)}
+<h2>Distributions</h2>
+<div class="plots">{figures}</div>{no_nelbo}
+<h2>Scores</h2>
+<p class="meta">Click a column to sort (or open report.html#sort=total-desc). Check columns: hover for the
+check's name. Per-submission results, logs and grids: submissions/&lt;id&gt;/ beside this page.</p>
+{_table(rows, columns)}
+<h2>Samples</h2>
+{_gallery(rows, out)}
+<script>{SCRIPT}</script>
+</body></html>
+"""
+
+
+def write_report(entries: list[ExportedSubmission], out: Path) -> ReportPaths:
+    """Write ``out/scores.csv`` and ``out/report.html`` from the finished results under ``out/submissions``."""
+    rows = load_rows(entries, out)
+    paths = ReportPaths(out / CSV_NAME, out / HTML_NAME)
+    write_csv(rows, paths.csv)
+    temporary = paths.html.with_name(f".{HTML_NAME}.partial")
+    temporary.write_text(render_html(rows, out), encoding="utf-8")
+    temporary.replace(paths.html)
+    return paths
+
