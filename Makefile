@@ -11,6 +11,7 @@ SYSTEM_STAMP := $(VENV)/.system-tools
 SUBMISSION ?= reference
 SUBMISSIONS ?=
 PYTEST_ARGS ?=
+TIME_LIMIT ?= 600
 
 .PHONY: help venv test lint train data assignment handout bench grade autograder report calibrate clean
 
@@ -22,7 +23,7 @@ help:
 	@echo "make handout     dist/handout.zip for students"
 	@echo "make bench       training-step and memory benchmark"
 	@echo "make grade [SUBMISSION=path]   grade a submission into results/"
-	@echo "make autograder  dist/autograder.zip for Gradescope"
+	@echo "make autograder [TIME_LIMIT=600]  dist/autograder.zip for Gradescope (its autograder timeout, seconds)"
 	@echo "make report SUBMISSIONS=path   batch-grade a folder or Gradescope export into reports/"
 	@echo "make calibrate   grade the reference over many seeds; writes grader/calibration.json"
 
@@ -75,7 +76,7 @@ grade: $(STAMP)
 	$(PY) -m grader grade $(SUBMISSION) --out results
 
 autograder: $(STAMP)
-	$(PY) -m grader.build autograder
+	$(PY) -m grader.build autograder --time-limit $(TIME_LIMIT)
 
 report: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make report SUBMISSIONS=path/to/export-or-folder"; exit 2; }

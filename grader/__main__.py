@@ -1,6 +1,7 @@
 """Command line of the grader.
 
     python -m grader grade SUBMISSION [--out DIR] [--iterations N] [--seed S] [--threads T] [--unit-only]
+                                      [--time-limit SECONDS]
     python -m grader batch INPUT [--out DIR] [--jobs K] [--iterations N] [--unit-only] [--timeout S]
 
 A results.json is written in every outcome: if even the grader's own modules fail to import (a broken
@@ -8,6 +9,7 @@ installation), a grader-fault result is written with the standard library alone.
 """
 
 import argparse
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -16,12 +18,14 @@ from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, wri
 
 FULL_ITERATIONS = 20_000
 RESULTS_NAME = "results.json"
+GRADESCOPE_TIMEOUT_SECONDS = 600.0  # as grader.session, which is not imported before the grader is known to load
+MIN_TIME_LIMIT_SECONDS = 120.0
 
 
 def grade_command(args: argparse.Namespace) -> int:
     try:
         from grader.grade import grade
-        from grader.session import GradeConfig, default_threads
+        from grader.session import Budgets, GradeConfig, default_threads
     except Exception as error:  # the installation is broken: still tell Gradescope, and say whose fault it is
         detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         fault = CheckResult("autograder: started", "0.0", 0.0, 0.0, Outcome.GRADER_FAULT,
@@ -31,7 +35,7 @@ def grade_command(args: argparse.Namespace) -> int:
         print(detail, file=sys.stderr)
         return 1
     config = GradeConfig(iterations=args.iterations, seed=args.seed, threads=args.threads or default_threads(),
-                         training=not args.unit_only)
+                         training=not args.unit_only, budgets=Budgets(total=args.time_limit))
     result = grade(args.submission, args.out, config)
     for check in result.checks:
         mark = "ok" if check.passed else "--"
@@ -41,8 +45,12 @@ def grade_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_like_ctrl_c(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def batch_command(args: argparse.Namespace) -> int:
-    from grader.batch import INPUTS_DIR, BatchConfig, run_batch
+    from grader.batch import INPUTS_DIR, BatchBusy, BatchConfig, run_batch
     from grader.export import ExportError, read_input
     from grader.report import write_report
 
@@ -57,7 +65,14 @@ def batch_command(args: argparse.Namespace) -> int:
     config = BatchConfig(out=args.out, jobs=args.jobs, iterations=args.iterations, seed=args.seed,
                          unit_only=args.unit_only, timeout_seconds=args.timeout, retry_failed=args.retry_failed,
                          progress=not args.no_progress)
-    summary = run_batch(entries, config)
+    previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # a kill also ends the running gradings
+    try:
+        summary = run_batch(entries, config)
+    except BatchBusy as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     paths = write_report(entries, args.out)
     print(f"graded {len(summary.graded)}, kept {len(summary.skipped)} finished results, in "
           f"{summary.wall_seconds:.0f} s; wrote {paths.csv} and {paths.html}")
@@ -75,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade_parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     grade_parser.add_argument("--threads", type=int, default=0, help="torch threads (default: up to 2)")
     grade_parser.add_argument("--unit-only", action="store_true", help="run the unit checks only, no training")
+    grade_parser.add_argument("--time-limit", type=float, default=GRADESCOPE_TIMEOUT_SECONDS,
+                              help="seconds the whole grading may take, results.json included: the platform's "
+                                   "timeout (default 600, Gradescope's default)")
     grade_parser.set_defaults(run=grade_command)
     batch_parser = commands.add_parser(
         "batch", help="grade a Gradescope export (folder or .zip) or a folder of uploads; write scores.csv and "
@@ -101,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "iterations", 1) < 1 or getattr(args, "threads", 0) < 0:
         parser.error("--iterations must be positive and --threads not negative")
+    if getattr(args, "time_limit", MIN_TIME_LIMIT_SECONDS) < MIN_TIME_LIMIT_SECONDS:
+        parser.error(f"--time-limit must be at least {MIN_TIME_LIMIT_SECONDS:.0f} seconds")
     return args.run(args)
 
 

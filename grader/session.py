@@ -5,10 +5,16 @@ Phases run in order and each has its own worker process, killed whole when the p
 ``evaluation`` is trusted: the returned weights are loaded into the reference model and scored on the
 fixed binarized test set with the reference bound. A phase's failure is remembered and raised again
 to every check that needs it, so later checks still report.
+
+Time: every call gets the shortest of its own budget, what is left of its phase's budget and what is
+left of the whole grading's time limit (less a reserve for the trusted evaluation, the sample checks
+and writing results.json). A grading therefore ends, with its results written, before the platform's
+own timeout kills it, however the submission spends its time.
 """
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +23,7 @@ import torch
 
 from grader.feedback import WrongAnswer
 from grader.oracle import reference
-from grader.worker_client import WorkerClient, WorkerFailure, WorkerOptions
+from grader.worker_client import WorkerClient, WorkerFailure, WorkerOptions, WorkerTimeout
 from grader.workspace import DATA_FILE, Workspace
 
 FULL_ITERATIONS = 20_000
@@ -28,13 +34,20 @@ def default_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+GRADESCOPE_TIMEOUT_SECONDS = 600.0  # Gradescope's default autograder timeout (10 minutes; at most 40)
+
+
 @dataclass(frozen=True)
 class Budgets:
-    """Wall-clock seconds per phase, sized for Gradescope's ½ vCPU (the reference trains in ~4 min there)."""
+    """Wall-clock seconds, sized for Gradescope's ½ vCPU (the reference's 20,000 iterations take ~5 min there)."""
 
     worker_start: float = 120.0  # import torch and the submission
-    unit_call: float = 60.0  # one call on one of the three functions
-    training: float = 600.0  # 20,000 iterations, the student's own bound, the grids
+    unit_call: float = 30.0  # one call on one of the three functions (the reference's take well under 1 s)
+    unit_function: float = 60.0  # all calls on one function together, worker restarts included: a function that
+    #                              hangs costs its own checks, never another function's
+    training: float = 1_800.0  # 20,000 iterations, the student's own bound, the grids; capped by the time limit
+    total: float = GRADESCOPE_TIMEOUT_SECONDS  # the whole grading: set it to the platform's timeout
+    reserve: float = 60.0  # kept from ``total`` for the trusted evaluation, the sample checks and results.json
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,32 @@ class GradingSession:
         self.training_worker = WorkerClient(workspace, "training", options)
         self._training: TrainingOutcome | BaseException | None = None
         self._evaluation: dict[str, float] | BaseException | None = None
+        self.started = time.monotonic()
+        self._unit_seconds: dict[str, float] = {}  # seconds spent so far in calls on each function
+
+    # -- time ------------------------------------------------------------------------------------------
+
+    def seconds_left(self) -> float:
+        """Of the whole grading's time limit, what the worker may still use (the reserve kept back)."""
+        budgets = self.config.budgets
+        return self.started + budgets.total - budgets.reserve - time.monotonic()
+
+    # -- unit checks (untrusted) -----------------------------------------------------------------------
 
     def unit(self, op: str, **arguments: object) -> dict:
-        return self.unit_worker.call(op, self.config.budgets.unit_call, **arguments)
+        """Call one of the three functions in the unit worker, within that function's share of the time."""
+        budgets = self.config.budgets
+        spent = self._unit_seconds.get(op, 0.0)
+        left = min(budgets.unit_function - spent, self.seconds_left())
+        if left <= 0:
+            raise WorkerTimeout(f"the time for the checks of {op} ({budgets.unit_function:.0f} s in all) was used up "
+                                "by the checks before this one, so it was not run")
+        started = time.monotonic()
+        try:
+            return self.unit_worker.call(op, min(budgets.unit_call, left),
+                                         start_timeout=min(budgets.worker_start, left), **arguments)
+        finally:
+            self._unit_seconds[op] = spent + time.monotonic() - started
 
     def close(self) -> None:
         self.unit_worker.close()
@@ -105,11 +141,23 @@ class GradingSession:
         return self._training
 
     def _train(self) -> TrainingOutcome:
-        budget = self.config.budgets.training
-        result = self.training_worker.call(
-            "train", budget, data=str(self.config.data_file), iterations=self.config.iterations,
-            seed=self.config.seed, z_dim=self.config.z_dim, reconstructions=RECONSTRUCTION_IMAGES,
-        )
+        budgets = self.config.budgets
+        budget = min(budgets.training, self.seconds_left())
+        if budget <= 0:
+            raise WorkerTimeout(f"no time was left for training within the grading's limit of {budgets.total:.0f} s")
+        try:
+            result = self.training_worker.call(
+                "train", budget, start_timeout=min(budgets.worker_start, budget), data=str(self.config.data_file),
+                iterations=self.config.iterations, seed=self.config.seed, z_dim=self.config.z_dim,
+                reconstructions=RECONSTRUCTION_IMAGES,
+            )
+        except WorkerTimeout as timeout:
+            raise WorkerTimeout(
+                f"training {self.config.iterations:,} iterations, evaluating your bound and saving the grids did not "
+                f"finish in the {budget:.0f} s left for it ({timeout.message}); the reference takes about a tenth "
+                "of that on this machine, so look for slow code in negative_elbo_bound or sample_gaussian "
+                "(Python loops, .item() per element, numpy round trips)"
+            ) from None
         weights = result.get("weights")
         if not isinstance(weights, dict) or not all(isinstance(v, np.ndarray) for v in weights.values()):
             raise WrongAnswer("training returned no usable weights (model.state_dict() was not a dict of tensors)")

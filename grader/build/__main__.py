@@ -3,7 +3,7 @@
     python -m grader.build assignment           # regenerate assignment/ from reference/
     python -m grader.build assignment --check   # exit 1 and list the differences if assignment/ is stale
     python -m grader.build handout              # dist/handout.zip for students
-    python -m grader.build autograder           # dist/autograder.zip for Gradescope
+    python -m grader.build autograder           # dist/autograder.zip for Gradescope [--time-limit SECONDS]
 """
 
 import argparse
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from grader.build.assignment import BuildError, check_assignment, write_assignment
-from grader.build.autograder import AUTOGRADER_ZIP, build_autograder
+from grader.build.autograder import AUTOGRADER_ZIP, DEFAULT_TIME_LIMIT_SECONDS, build_autograder
 from grader.build.handout import build_handout
 from grader.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_ZIP, REFERENCE_DIR
 from grader.build.solutions import MarkerError
@@ -39,8 +39,9 @@ def run_handout(args: argparse.Namespace) -> int:
 
 
 def run_autograder(args: argparse.Namespace) -> int:
-    entries = build_autograder(args.out)
-    print(f"wrote {args.out} ({len(entries)} files, {args.out.stat().st_size / 1e6:.1f} MB)")
+    entries = build_autograder(args.out, args.time_limit)
+    print(f"wrote {args.out} ({len(entries)} files, {args.out.stat().st_size / 1e6:.1f} MB); set the assignment's "
+          f"autograder timeout on Gradescope to {args.time_limit} s")
     return 0
 
 
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     autograder = commands.add_parser("autograder", help="the Gradescope autograder zip")
     autograder.add_argument("--out", type=Path, default=AUTOGRADER_ZIP, help="the zip to write")
+    autograder.add_argument("--time-limit", type=int, default=DEFAULT_TIME_LIMIT_SECONDS,
+                            help="the assignment's autograder timeout on Gradescope, seconds (default 600)")
     autograder.set_defaults(run=run_autograder)
     return parser
 

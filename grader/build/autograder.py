@@ -12,6 +12,7 @@ exactly where it does in the repository:
     datasets/mnist.npz
 """
 
+import re
 from pathlib import Path
 
 from grader.build.assignment import BuildError, assignment_files, differences, read_tree
@@ -22,6 +23,9 @@ AUTOGRADER_ZIP = REPO_ROOT / "dist" / "autograder.zip"
 GRADESCOPE_DIR = REPO_ROOT / "grader" / "gradescope"
 AT_ROOT = ("setup.sh", "run_autograder", "Dockerfile")
 EXECUTABLES = frozenset({"setup.sh", "run_autograder"})
+DEFAULT_TIME_LIMIT_SECONDS = 600  # Gradescope's default autograder timeout
+MIN_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 120, 2_400  # Gradescope allows at most 40 minutes
+TIME_LIMIT_LINE = re.compile(r'^time_limit="\$\{AUTOGRADER_TIME_LIMIT:-\d+\}"$', re.MULTILINE)
 # Instructor tools that the grader does not need at grading time.
 GRADER_EXCLUDED = ("build/", "gradescope/", "bench.py", "calibrate.py", "train_classifier.py", "batch.py",
                    "export.py", "report.py")
@@ -31,12 +35,24 @@ def _python_modules(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.glob("*.py"))}
 
 
+def with_time_limit(run_autograder: bytes, seconds: int) -> bytes:
+    """run_autograder with its default time limit set to the assignment's Gradescope timeout."""
+    if not MIN_TIME_LIMIT_SECONDS <= seconds <= MAX_TIME_LIMIT_SECONDS:
+        raise BuildError(f"time limit {seconds} s: Gradescope's autograder timeout is between "
+                         f"{MIN_TIME_LIMIT_SECONDS} and {MAX_TIME_LIMIT_SECONDS} s here")
+    text, count = TIME_LIMIT_LINE.subn(f'time_limit="${{AUTOGRADER_TIME_LIMIT:-{seconds}}}"', run_autograder.decode())
+    if count != 1:
+        raise BuildError("run_autograder has no time_limit line to set")
+    return text.encode()
+
+
 def autograder_files(reference: Path = REFERENCE_DIR, assignment: Path = ASSIGNMENT_DIR,
-                     data_file: Path = DATA_FILE) -> dict[str, bytes]:
+                     data_file: Path = DATA_FILE, time_limit: int = DEFAULT_TIME_LIMIT_SECONDS) -> dict[str, bytes]:
     stale = differences(assignment_files(reference), read_tree(assignment))
     if stale:
         raise BuildError(f"{assignment} is out of date with {reference}; run `make assignment` first")
     files = {name: (GRADESCOPE_DIR / name).read_bytes() for name in AT_ROOT}
+    files["run_autograder"] = with_time_limit(files["run_autograder"], time_limit)
     files["requirements.txt"] = (REPO_ROOT / "requirements.txt").read_bytes()
     for name, content in read_tree(REPO_ROOT / "grader").items():
         if not name.startswith(GRADER_EXCLUDED):
@@ -47,7 +63,7 @@ def autograder_files(reference: Path = REFERENCE_DIR, assignment: Path = ASSIGNM
     return dict(sorted(files.items()))
 
 
-def build_autograder(out: Path = AUTOGRADER_ZIP) -> list[str]:
-    files = autograder_files()
+def build_autograder(out: Path = AUTOGRADER_ZIP, time_limit: int = DEFAULT_TIME_LIMIT_SECONDS) -> list[str]:
+    files = autograder_files(time_limit=time_limit)
     write_zip(files, out, executables=EXECUTABLES)
     return list(files)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.build.assignment import BuildError
 from grader.build.autograder import build_autograder
 from tests.conftest import REFERENCE, ROOT, validate_results
 
@@ -72,3 +73,12 @@ def test_run_autograder_in_gradescope_layout_matches_the_cli(autograder_zip, tmp
     unit_tests = [t for t in gradescope["tests"] if t["number"][0] in "123"]
     assert unit_tests and all(t["status"] == "passed" for t in unit_tests)
     assert json.loads((root / "results" / "results.json").read_text())["extra_data"]["development_run"] is True
+
+
+def test_the_time_limit_is_set_in_run_autograder(tmp_path):
+    out = tmp_path / "long.zip"
+    build_autograder(out, time_limit=2_400)
+    script = zipfile.ZipFile(out).read("run_autograder").decode()
+    assert 'time_limit="${AUTOGRADER_TIME_LIMIT:-2400}"' in script and '--time-limit "$time_limit"' in script
+    with pytest.raises(BuildError, match="between 120 and 2400"):
+        build_autograder(tmp_path / "too-long.zip", time_limit=3_600)
