@@ -4,7 +4,7 @@ import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader.diagnose import moments_mistake, variance_mistake
-from grader.expect import tensor_values
+from grader.expect import require_finite, tensor_values
 from grader.feedback import hint_on_error, preview, wrong
 from grader.session import GradingSession
 
@@ -97,6 +97,8 @@ def test_reparameterized(grading: GradingSession) -> None:
     m, v = inputs((256, 8), np.float64, SEED + 10)
     result = grading.unit("sample_gaussian", m=m, v=v, seed=SEED + 10)
     z = tensor_values(result["z"], "sample_gaussian", m.shape, "torch.float64")
+    require_finite(z, "sample_gaussian(m, v) with variances in [0.05, 3]",
+                   "a division by zero or a square root of a negative number; z = m + sqrt(v) * eps.")
     if "grad_error" in result:
         raise wrong("No gradient flows from z back to m and v.", "z differentiable with respect to m and v",
                     result["grad_error"], "torch.normal, .detach(), .data or numpy cut the graph; write "
