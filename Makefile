@@ -12,6 +12,9 @@ SUBMISSION ?= reference
 SUBMISSIONS ?=
 PYTEST_ARGS ?=
 TIME_LIMIT ?= 600
+# Almost-right variants from tests/mutants/mutants.toml that make calibrate trains once each and places against the band.
+PLACEMENTS ?= train_kl_annealing_reversed bound_kl_warm_up bound_kl_free_bits bound_kl_clipped bound_logits_clamped \
+	bound_nelbo_half_kl
 
 .PHONY: help venv test lint train data assignment handout bench grade autograder report calibrate clean
 
@@ -25,7 +28,8 @@ help:
 	@echo "make grade [SUBMISSION=path]   grade a submission into results/"
 	@echo "make autograder [TIME_LIMIT=600]  dist/autograder.zip for Gradescope (its autograder timeout, seconds)"
 	@echo "make report SUBMISSIONS=path   batch-grade a folder or Gradescope export into reports/"
-	@echo "make calibrate   grade the reference over many seeds; writes grader/calibration.json"
+	@echo "make calibrate   grade the reference over 20 seeds at 1 and 2 threads, place almost-right variants;"
+	@echo "                 writes grader/calibration.json and calibration.png (resumes; about 80 min on 2 cores)"
 
 $(STAMP): requirements.txt
 	test -x $(VENV)/bin/python || $(BASE_PYTHON) -m venv $(VENV)
@@ -83,7 +87,7 @@ report: $(STAMP)
 	$(PY) -m grader batch $(SUBMISSIONS) --out reports
 
 calibrate: $(STAMP)
-	$(PY) -m grader.calibrate
+	$(PY) -m grader.calibrate --place $(PLACEMENTS)
 
 clean:
 	rm -rf dist results reports runs .pytest_cache

@@ -11,6 +11,10 @@ change of machine load touches them all alike):
   GEMM floor     only the matrix products one training iteration needs: the forward ``addmm`` of the six
                  Linear layers and the backward ``mm``s for their weights and inputs, in the layouts autograd
                  uses, on preallocated tensors. The encoder's input needs no gradient, so 11 products, not 12.
+  floor, cold    the same GEMMs after streaming once through a buffer the size of the training state (weights,
+                 gradients and Adam's two moments, ~10 MB, more than a core's L2), minus that streaming's own
+                 time: what the products cost when Adam's update has just pushed the weights out of the cache,
+                 as it does every iteration of a real training step.
   train()        ``reference/train.py``'s ``train`` itself: the code path students and the grader run.
   before         the plain in-memory loop the reference had: ``x[indices]``, ``torch.bernoulli``, default Adam.
   DataLoader     a CS236-style loop: a DataLoader over a TensorDataset of uint8 images, /255 and
@@ -112,6 +116,23 @@ def gemm_floor_step(include_encoder_input_grad: bool) -> Callable[[], None]:
     return step
 
 
+def training_state_floats() -> int:
+    """Floats of weights, gradients and Adam's two moments: 4 per parameter of the six Linear layers."""
+    return 4 * sum(inputs * outputs + outputs for inputs, outputs in LAYERS)
+
+
+def cache_sweep_step() -> Callable[[], None]:
+    """One pass that reads and writes as much memory as Adam's update of the training state does."""
+    import torch
+
+    state = torch.zeros(training_state_floats())
+
+    def step() -> None:
+        state.add_(1.0)
+
+    return step
+
+
 def loop_step(model: Any, optimizer: Any, batches: Iterator[Any]) -> Callable[[], None]:
     """One plain training iteration: the same four lines as reference/train.py's loop."""
 
@@ -188,9 +209,17 @@ def measure_worker(config: BenchConfig, threads: int) -> dict[str, Any]:
     loader_model = fresh_model()
     loader_step = loop_step(loader_model, torch.optim.Adam(loader_model.parameters(), lr=1e-3),
                             dataloader_batches(mnist.x_train, torch.Generator().manual_seed(0)))
+    floor_step, sweep_step = gemm_floor_step(include_encoder_input_grad=False), cache_sweep_step()
+
+    def cold_floor_step() -> None:
+        sweep_step()
+        floor_step()
+
     variants: dict[str, Callable[[int], float]] = {
-        "floor": stepper(gemm_floor_step(include_encoder_input_grad=False)),
+        "floor": stepper(floor_step),
         "floor_all": stepper(gemm_floor_step(include_encoder_input_grad=True)),
+        "sweep": stepper(sweep_step),
+        "floor_cold": stepper(cold_floor_step),
         "train": train_block,
         "before": stepper(before_step),
         "dataloader": stepper(loader_step),
@@ -205,8 +234,11 @@ def measure_worker(config: BenchConfig, threads: int) -> dict[str, Any]:
             seconds = block(config.iterations)
             cpus[name].append((time.process_time() - cpu_start) * 1e3 / config.iterations)
             walls[name].append(seconds * 1e3 / config.iterations)
-    return {name: {"wall_ms": statistics.median(walls[name]), "cpu_ms": statistics.median(cpus[name])}
-            for name in variants}
+    timings = {name: {"wall_ms": statistics.median(walls[name]), "cpu_ms": statistics.median(cpus[name])}
+               for name in variants}
+    sweep = timings.pop("sweep")
+    timings["floor_cold"] = {unit: timings["floor_cold"][unit] - sweep[unit] for unit in ("wall_ms", "cpu_ms")}
+    return timings
 
 
 # ---------------------------------------------------------------- parent: spawns the workers, prints the table
@@ -234,6 +266,7 @@ def format_thread_table(threads: int, timings: dict[str, Timing]) -> list[str]:
     labels = {
         "floor": f"GEMM floor (11 GEMMs, {gemm_flops(False) / 1e6:.0f} MFLOP)",
         "floor_all": f"GEMMs incl. encoder dL/dx (12, {gemm_flops(True) / 1e6:.0f} MFLOP)",
+        "floor_cold": f"GEMM floor, caches cold ({training_state_floats() * 4 / 2**20:.0f} MiB swept)",
         "train": "train() of reference/train.py",
         "before": "before: x[idx], bernoulli, default Adam",
         "dataloader": "DataLoader + /255 + bernoulli, default Adam",

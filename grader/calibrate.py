@@ -1,6 +1,7 @@
 """Calibrate the training band: the reference retrained over many seeds and thread counts, as the grader does it.
 
-    python -m grader.calibrate [--seeds 20] [--threads 1 2] [--iterations 20000] [--fresh]
+    python -m grader.calibrate [--seeds 20] [--threads 1 2] [--iterations 20000] [--jobs J] [--fresh]
+                               [--place ID ...] [--catalogue tests/mutants/mutants.toml]
 
 Each run is one grading session's training and evaluation phases on ``reference/``: the provided loop
 trains the reference's two files in the sandboxed worker, and the grader's trusted evaluator scores the
@@ -14,16 +15,24 @@ the target false-fail probability and the standard deviation taken at its 95 % u
 (few runs), never below the worst run observed. ``calibration.json`` is rewritten after every run, so a
 cut-short calibration still leaves a usable file, and a new calibration keeps the runs already recorded
 and does only the missing ones (``--fresh`` starts over).
+
+``--place`` grades "almost right" variants from the mutant catalogue (a file of original -> replacement
+edits of reference/, see tests/mutants/mutants.toml) through the same full training, and records where
+their NELBO falls relative to the band and how many of check 4.2's points it would get.
 """
 
 import argparse
 import json
 import math
+import multiprocessing
+import os
 import platform
 import signal
 import sys
 import tempfile
 import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist, fmean, stdev
@@ -39,6 +48,9 @@ from grader.worker_client import WorkerFailure
 from grader.workspace import PROJECT_DIR, create_workspace
 
 REFERENCE_SUBMISSION = PROJECT_DIR / "reference"
+DEFAULT_CATALOGUE = PROJECT_DIR / "tests" / "mutants" / "mutants.toml"
+STUDENT_FILES = ("utils.py", "vae.py")
+NELBO_POINTS = 30  # check 4.2's points, as grader/checks/test_training.py gives them
 PLOT_FILE = CALIBRATION_FILE.with_suffix(".png")
 DEFAULT_SEEDS = 20
 DEFAULT_THREADS = (1, 2)
@@ -59,11 +71,53 @@ class CalibrationConfig:
     out: Path = CALIBRATION_FILE
     plot: Path = PLOT_FILE
     fresh: bool = False  # forget the runs already in ``out`` (a new torch, a changed reference)
+    jobs: int = 0  # runs at once; 0: as many as the cores allow (cores // threads of the run)
+    place: tuple[str, ...] = ()  # catalogue ids of variants to place relative to the band
+    catalogue: Path = DEFAULT_CATALOGUE
+    placement_seed: int = 0
+    placement_threads: int = 1
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A catalogue entry: the reference with one edit, and what it gets wrong."""
+
+    id: str
+    mistake: str
+    files: dict[str, str]  # utils.py and vae.py
+
+
+def load_variants(catalogue: Path, ids: tuple[str, ...], reference: Path = REFERENCE_SUBMISSION) -> list[Variant]:
+    """The catalogue's [[mutant]] or [[equivalent]] entries named ``ids``, applied to the reference's two files."""
+    document = tomllib.loads(catalogue.read_text())
+    entries = {entry["id"]: entry for kind in ("mutant", "equivalent") for entry in document.get(kind, [])}
+    unknown = [name for name in ids if name not in entries]
+    if unknown:
+        raise ValueError(f"not in {catalogue}: {', '.join(unknown)}")
+    variants = []
+    for name in ids:
+        entry = entries[name]
+        files = {file: (reference / file).read_text() for file in STUDENT_FILES}
+        if files[entry["file"]].count(entry["original"]) != 1:
+            raise ValueError(f"{name}: its original snippet does not occur exactly once in reference/{entry['file']}")
+        files[entry["file"]] = files[entry["file"]].replace(entry["original"], entry["replacement"])
+        variants.append(Variant(name, entry.get("mistake", "a correct rewrite"), files))
+    return variants
+
+
+def measure_variant(variant: Variant, seed: int, threads: int, iterations: int) -> dict:
+    """``measure`` on a variant written to a temporary submission folder."""
+    with tempfile.TemporaryDirectory(prefix=f"vae-place-{variant.id}-") as folder:
+        for name, text in variant.files.items():
+            (Path(folder) / name).write_text(text)
+        run = measure(seed, threads, iterations, Path(folder))
+    return {"id": variant.id, "mistake": variant.mistake, **run}
 
 
 def measure(seed: int, threads: int, iterations: int, submission: Path = REFERENCE_SUBMISSION) -> dict:
     """One grading session's training and trusted evaluation of ``submission``: the run's figures."""
     config = GradeConfig(iterations=iterations, seed=seed, threads=threads, budgets=CALIBRATION_BUDGETS)
+    torch.set_num_threads(threads)  # the trusted evaluation, as grade() sets it
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vae-calibrate-") as temporary:
         workspace = create_workspace(load_submission(submission), Path(temporary) / "workspace")
@@ -142,8 +196,23 @@ METHOD = (
 )
 
 
-def write_calibration(runs: list[dict], config: CalibrationConfig,
-                      failures: list[dict] | None = None) -> NelboBand | None:
+def placed(placements: list[dict], band: NelboBand) -> list[dict]:
+    """Each placement with where its NELBO falls and the points of check 4.2 it would get under ``band``."""
+    result = []
+    for run in placements:
+        nelbo = run["nelbo"]
+        if not math.isfinite(nelbo) or nelbo >= band.zero_at_or_above:
+            where = "zero points"
+        elif nelbo <= band.full_at_or_below:
+            where = "inside the band: full points"
+        else:
+            where = "partial credit"
+        result.append({**run, "where": where, "points": band.points(nelbo, NELBO_POINTS), "of": NELBO_POINTS})
+    return result
+
+
+def write_calibration(runs: list[dict], config: CalibrationConfig, failures: list[dict] | None = None,
+                      placements: list[dict] | None = None) -> NelboBand | None:
     """Rewrite calibration.json (and the plot) from the runs so far; the band once there are enough runs.
 
     Only runs at ``config.iterations`` (20,000 unless testing) count towards the band.
@@ -165,10 +234,11 @@ def write_calibration(runs: list[dict], config: CalibrationConfig,
         }
         for name in ("kl", "rec"):
             document[f"{name}_summary"] = summary([run[name] for run in full])
+    document["placements"] = placed(list(placements or []), band or NelboBand())
     write_json_atomically(document, config.out)
     config.out.chmod(0o644)  # a committed file: readable like the rest of the repository
     if band is not None:
-        plot_calibration(full, band, document["statistics"], config.plot)
+        plot_calibration(full, band, document["statistics"], config.plot, document["placements"])
     return band
 
 
@@ -183,14 +253,19 @@ def environment() -> dict:
             "processor": platform.processor() or platform.machine()}
 
 
-def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: Path) -> None:
-    """Histogram of the reference NELBOs by thread count, the fitted normal, the band's edges; KL against Rec."""
+def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: Path,
+                     placements: list[dict] | None = None) -> None:
+    """Histogram of the reference NELBOs by thread count, the fitted normal, the band's edges; KL against Rec;
+    the placed variants' NELBOs against the band's edges."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (histogram, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
+    placements = [run for run in placements or [] if math.isfinite(run["nelbo"])]
+    columns = 3 if placements else 2
+    figure, axes = plt.subplots(1, columns, figsize=(6 * columns, 4.5))
+    histogram, scatter = axes[0], axes[1]
     nelbos = [run["nelbo"] for run in runs]
     low = min(min(nelbos), band.review_below) - 0.3
     high = max([*nelbos, band.full_at_or_below]) + 0.6
@@ -222,36 +297,89 @@ def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: 
     scatter.set_ylabel("Rec")
     scatter.set_title("KL against Rec per run", fontsize=9)
     scatter.legend(fontsize=8)
+    if placements:
+        plot_placements(axes[2], placements, band, statistics["mean"])
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
+def plot_placements(axis: object, placements: list[dict], band: NelboBand, reference_mean: float) -> None:
+    """One bar per placed variant: its NELBO, with the band's edges and the reference's mean."""
+    names = [run["id"] for run in placements]
+    values = [run["nelbo"] for run in placements]
+    colours = ["tab:green" if run["points"] == run["of"] else "tab:orange" if run["points"] > 0 else "tab:red"
+               for run in placements]
+    axis.barh(names, values, color=colours)
+    axis.axvline(reference_mean, color="black", lw=1, label=f"reference mean {reference_mean:.2f}")
+    axis.axvline(band.full_at_or_below, color="green", ls="--", label=f"full points up to {band.full_at_or_below}")
+    axis.axvline(band.zero_at_or_above, color="red", ls="--", label=f"zero from {band.zero_at_or_above}")
+    axis.set_xlim(min([*values, reference_mean]) - 2, max([*values, band.zero_at_or_above]) + 3)
+    for index, run in enumerate(placements):
+        axis.text(run["nelbo"], index, f" {run['nelbo']:.1f} ({run['points']:g}/{run['of']})", va="center", fontsize=7)
+    axis.set_xlabel("test NELBO after 20,000 iterations")
+    axis.set_title("almost-right variants, one full training each", fontsize=9)
+    axis.tick_params(axis="y", labelsize=7)
+    axis.legend(fontsize=7, loc="lower right")
+
+
 def run_calibration(config: CalibrationConfig) -> int:
     runs: list[dict] = []
+    placements: list[dict] = []
     if not config.fresh and config.out.exists():
-        runs = list(json.loads(config.out.read_text()).get("runs", []))
+        previous = json.loads(config.out.read_text())
+        runs = list(previous.get("runs", []))
+        placements = [{k: v for k, v in run.items() if k not in ("where", "points", "of")}
+                      for run in previous.get("placements", [])]
+    variants = load_variants(config.catalogue, config.place) if config.place else []
     done = {(run["seed"], run["threads"], run["iterations"]) for run in runs}
+    placed_done = {(run["id"], run["seed"], run["threads"], run["iterations"]) for run in placements}
     failures: list[dict] = []  # runs the machine could not complete (a crashed or timed-out worker); retried later
-    plan = [(seed, threads) for seed in range(config.first_seed, config.first_seed + config.seeds)
-            for threads in config.threads if (seed, threads, config.iterations) not in done]
-    print(f"{len(plan)} runs of {config.iterations:,} iterations to do; {len(runs)} kept from {config.out}",
-          flush=True)
-    for k, (seed, threads) in enumerate(plan, 1):
-        try:
-            run = measure(seed, threads, config.iterations)
-        except (WorkerFailure, WrongAnswer) as error:  # the machine, not the reference: say so, go on
-            failures.append({"seed": seed, "threads": threads, "error": f"{type(error).__name__}: {error}"[:500]})
-            write_calibration(runs, config, failures)
-            print(f"[{k}/{len(plan)}] seed {seed} threads {threads}: FAILED ({failures[-1]['error']})", flush=True)
-            continue
-        runs.append(run)
-        band = write_calibration(runs, config, failures)
-        print(f"[{k}/{len(plan)}] seed {seed} threads {threads}: NELBO {run['nelbo']:.3f} KL {run['kl']:.3f} "
-              f"Rec {run['rec']:.3f} ({run['wall_seconds']:.0f} s); band {band}", flush=True)
+    plan: list[tuple[Variant | None, int, int]] = [
+        (None, seed, threads) for seed in range(config.first_seed, config.first_seed + config.seeds)
+        for threads in config.threads if (seed, threads, config.iterations) not in done]
+    plan += [(variant, config.placement_seed, config.placement_threads) for variant in variants
+             if (variant.id, config.placement_seed, config.placement_threads, config.iterations) not in placed_done]
+    print(f"{len(plan)} runs of {config.iterations:,} iterations to do; {len(runs)} reference runs and "
+          f"{len(placements)} placements kept from {config.out}", flush=True)
+    finished = 0
+
+    def record(label: str, variant: Variant | None, run: dict | None, error: BaseException | None) -> None:
+        nonlocal finished
+        finished += 1
+        if error is not None:  # the machine, or a variant that cannot train: say so, go on
+            failures.append({"run": label, "error": f"{type(error).__name__}: {error}"[:500]})
+            write_calibration(runs, config, failures, placements)
+            print(f"[{finished}/{len(plan)}] {label}: FAILED ({failures[-1]['error']})", flush=True)
+            return
+        assert run is not None
+        (runs if variant is None else placements).append(run)
+        band = write_calibration(runs, config, failures, placements)
+        print(f"[{finished}/{len(plan)}] {label}: NELBO {run['nelbo']:.3f} KL {run['kl']:.3f} Rec {run['rec']:.3f} "
+              f"({run['wall_seconds']:.0f} s); band {band}", flush=True)
+
+    # Each run in its own process (one grading session each, as on Gradescope); the parent alone writes the file.
+    cores = os.cpu_count() or 1
+    context = multiprocessing.get_context("spawn")
+    for threads in sorted({threads for _, _, threads in plan}):
+        group = [item for item in plan if item[2] == threads]
+        with ProcessPoolExecutor(max_workers=config.jobs or max(1, cores // threads), mp_context=context) as pool:
+            futures = {
+                pool.submit(measure, seed, threads, config.iterations) if variant is None
+                else pool.submit(measure_variant, variant, seed, threads, config.iterations):
+                (f"{variant.id if variant else 'reference'} seed {seed} threads {threads}", variant)
+                for variant, seed, threads in group
+            }
+            for future in as_completed(futures):
+                label, variant = futures[future]
+                try:
+                    run, error = future.result(), None
+                except (WorkerFailure, WrongAnswer) as failure:
+                    run, error = None, failure
+                record(label, variant, run, error)
     if not plan:
-        write_calibration(runs, config, failures)
+        write_calibration(runs, config, failures, placements)
     return 0
 
 
@@ -265,14 +393,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=PLOT_FILE)
     parser.add_argument("--fresh", action="store_true",
                         help="start over; by default the runs already in --out are kept and not run again")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="runs at once (default: cores // threads of the runs; 1 for undisturbed timings)")
+    parser.add_argument("--place", nargs="*", default=[], metavar="ID",
+                        help="catalogue ids of almost-right variants to train once each and place against the band")
+    parser.add_argument("--catalogue", type=Path, default=DEFAULT_CATALOGUE, help="the mutant catalogue (TOML)")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.iterations < 1 or any(t < 1 for t in args.threads):
-        parser.error("--seeds, --iterations and --threads must be positive")
+    if args.seeds < 1 or args.iterations < 1 or any(t < 1 for t in args.threads) or args.jobs < 0:
+        parser.error("--seeds, --iterations and --threads must be positive, --jobs not negative")
     # A terminated calibration still closes its grading session, so no training worker is left behind.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     config = CalibrationConfig(seeds=args.seeds, first_seed=args.first_seed, threads=tuple(args.threads),
-                               iterations=args.iterations, out=args.out, plot=args.plot, fresh=args.fresh)
-    return run_calibration(config)
+                               iterations=args.iterations, out=args.out, plot=args.plot, fresh=args.fresh,
+                               jobs=args.jobs, place=tuple(args.place), catalogue=args.catalogue)
+    try:
+        return run_calibration(config)
+    except ValueError as error:  # an unknown or stale catalogue id
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

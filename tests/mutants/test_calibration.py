@@ -7,13 +7,18 @@ from statistics import NormalDist
 import pytest
 
 from grader.calibrate import (
+    DEFAULT_CATALOGUE,
     PARTIAL_CREDIT_NATS,
     PLOT_FILE,
+    REFERENCE_SUBMISSION,
     TARGET_FALSE_FAIL,
     CalibrationConfig,
     chi2_quantile,
     derive_band,
+    load_variants,
     normal_tail,
+    placed,
+    run_calibration,
     write_calibration,
 )
 from grader.scoring import CALIBRATION_FILE, NelboBand, load_band
@@ -65,3 +70,35 @@ def test_the_committed_band_is_the_one_its_runs_give():
         assert PLOT_FILE.exists()
     else:
         assert band == NelboBand()
+
+
+def test_variants_come_from_the_catalogue_and_unknown_ids_are_refused():
+    (variant,) = load_variants(DEFAULT_CATALOGUE, ("bound_nelbo_half_kl",))
+    assert "nelbo = 0.5 * kl + rec" in variant.files["vae.py"]
+    assert variant.files["utils.py"] == (REFERENCE_SUBMISSION / "utils.py").read_text()
+    with pytest.raises(ValueError, match="no_such_mutant"):
+        load_variants(DEFAULT_CATALOGUE, ("no_such_mutant",))
+
+
+def test_a_placement_says_where_it_falls_and_what_it_scores():
+    band = NelboBand(full_at_or_below=101.0, zero_at_or_above=115.0, review_below=97.0)
+    runs = [{"id": name, "nelbo": nelbo} for name, nelbo in (("a", 100.0), ("b", 108.0), ("c", 130.0),
+                                                              ("d", math.nan))]
+    where = {run["id"]: (run["where"], run["points"]) for run in placed(runs, band)}
+    assert where == {"a": ("inside the band: full points", 30), "b": ("partial credit", 15.0),
+                     "c": ("zero points", 0.0), "d": ("zero points", 0.0)}
+
+
+@pytest.mark.slow
+def test_a_short_calibration_runs_in_parallel_resumes_and_places_a_variant(tmp_path):
+    config = CalibrationConfig(seeds=3, threads=(1,), iterations=40, out=tmp_path / "calibration.json",
+                               plot=tmp_path / "calibration.png", jobs=2, place=("bound_nelbo_half_kl",))
+    assert run_calibration(config) == 0
+    document = json.loads(config.out.read_text())
+    assert sorted(run["seed"] for run in document["runs"]) == [0, 1, 2]
+    assert [run["id"] for run in document["placements"]] == ["bound_nelbo_half_kl"]
+    assert document["placements"][0]["of"] == 30 and "where" in document["placements"][0]
+    assert load_band(config.out) == derive_band([run["nelbo"] for run in document["runs"]])[0]
+    stamp = config.out.stat().st_mtime_ns
+    assert run_calibration(config) == 0  # everything is done: nothing is trained again
+    assert len(json.loads(config.out.read_text())["runs"]) == 3 and config.out.stat().st_mtime_ns >= stamp
