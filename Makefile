@@ -24,7 +24,8 @@ help:
 	@echo "make data        rebuild datasets/mnist.npz and verify it against the official MD5s"
 	@echo "make assignment  regenerate assignment/ (the student starter) from reference/"
 	@echo "make handout     dist/handout.zip for students"
-	@echo "make bench       training-step and memory benchmark"
+	@echo "make bench       training-step and memory benchmark; the reference graded at full speed and as on"
+	@echo "                 Gradescope (½ CPU, 768 MB, in a cgroup: needs root)"
 	@echo "make grade [SUBMISSION=path]   grade a submission into results/"
 	@echo "make autograder [TIME_LIMIT=600]  dist/autograder.zip for Gradescope (its autograder timeout, seconds)"
 	@echo "make report SUBMISSIONS=path   batch-grade a folder or Gradescope export into reports/"
@@ -75,6 +76,7 @@ handout: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m grader.bench
+	$(PY) -m grader.bench_gradescope
 
 grade: $(STAMP)
 	$(PY) -m grader grade $(SUBMISSION) --out results

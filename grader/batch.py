@@ -35,6 +35,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from grader import GRADER_VERSION
+from grader.cpus import whole_cpus
 from grader.export import ExportedSubmission
 from grader.grade import RESULTS_NAME
 from grader.results import write_json_atomically
@@ -111,10 +112,8 @@ class BatchSummary:
 
 
 def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """Whole CPUs this process may use (its affinity, capped by a cgroup CPU quota)."""
+    return whole_cpus()
 
 
 def plan_parallelism(requested_jobs: int | None, pending: int, cores: int) -> tuple[int, int]:
