@@ -3,9 +3,11 @@
     corpus/<case>/utils.py, vae.py   a case's files; a file the folder lacks is taken from reference/
     corpus/cases.toml                one table per case: what it tries, what stops it, what it may score
 
-Most files are a file of reference/ (or assignment/) followed by a marker line and a hostile addition,
-so that the case can earn what its honest part earns and nothing more. When reference/ changes, the
-test of the corpus fails until the first part is rewritten: ``python -m tests.sandbox.corpus --refresh``.
+A stored file holds only a hostile addition: its first line names the base file (reference/utils.py,
+say), and the submitted file is that base file followed by the addition, so that the case earns what
+its honest part earns and nothing more, and follows reference/ when it changes.
+``python -m tests.sandbox.corpus --export DIR`` writes every folder case as complete files, ready to
+upload to Gradescope by hand.
 
 Placeholders are replaced when a test builds a submission. Left as they are (a case folder uploaded to
 Gradescope by hand), each falls back to Gradescope's own path:
@@ -34,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TABLE = CORPUS / "cases.toml"
 EXPECTED_FILES = ("utils.py", "vae.py")
-MARKER = re.compile(r"^# ==== hostile addition \(tests/sandbox/corpus\): everything above is "
-                    r"(?P<base>reference|assignment)/(?P<name>\w+\.py), unchanged ====$", re.MULTILINE)
+ADDITION_HEADER = re.compile(r"\A# ==== hostile addition to (?P<base>reference|assignment)/(?P<name>\w+\.py) "
+                             r"\(tests/sandbox/corpus\): the upload is that file \+ these lines ====\n")
 BIG_BYTES = 200 * 2**20
 MIB = 2**20
 
@@ -81,12 +83,21 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return text
 
 
+def stored_text(path: Path) -> str:
+    """A corpus file as submitted: its base file followed by the addition (a file without the header as it is)."""
+    text = path.read_text()
+    header = ADDITION_HEADER.match(text)
+    if header is None:
+        return text
+    return (ROOT / header["base"] / header["name"]).read_text() + "\n" + text
+
+
 def case_files(case: Case, values: dict[str, str]) -> dict[str, bytes]:
     """The case's two files (a missing one from reference/), placeholders replaced."""
     files = {}
     for name in EXPECTED_FILES:
         stored = CORPUS / case.name / name
-        text = stored.read_text() if stored.exists() else (ROOT / "reference" / name).read_text()
+        text = stored_text(stored) if stored.exists() else (ROOT / "reference" / name).read_text()
         files[name] = substitute(text, values).encode()
     return {name: data for name, data in files.items() if name not in case.drop}
 
@@ -203,41 +214,29 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
     return entries
 
 
-# -- keeping the copies of reference/ current ------------------------------------------------------
+# -- for uploading by hand ----------------------------------------------------------------------
 
 
-def stale_files() -> list[str]:
-    """Corpus files whose first part is no longer their base file, word for word."""
-    stale = []
-    for path in sorted(CORPUS.glob("*/*.py")):
-        text = path.read_text()
-        found = MARKER.search(text)
-        if found and text[:found.start()] != (ROOT / found["base"] / found["name"]).read_text() + "\n":
-            stale.append(str(path.relative_to(ROOT)))
-    return stale
-
-
-def refresh() -> list[str]:
-    """Rewrite the first part of every stale corpus file from its base file; return those rewritten."""
-    rewritten = stale_files()
-    for relative in rewritten:
-        path = ROOT / relative
-        text = path.read_text()
-        found = MARKER.search(text)
-        assert found is not None
-        base = (ROOT / found["base"] / found["name"]).read_text()
-        path.write_text(base + "\n" + text[found.start():])
-    return rewritten
+def export(target: Path) -> list[Path]:
+    """Every case stored as a folder, written out complete with Gradescope's own paths for the placeholders."""
+    values = {"__RESULTS_DIR__": "/autograder/results", "__DECOY_DIR__": "/autograder",
+              "__PROJECT_DIR__": "/autograder/source", "__PORT__": "8080"}
+    written = []
+    for case in load_cases():
+        if case.build == "folder" and (CORPUS / case.name).is_dir():
+            written.append(build_folder(case, target / case.name, values))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check or refresh the reference part of the corpus files.")
-    parser.add_argument("--refresh", action="store_true", help="rewrite stale files from reference/ and assignment/")
+    parser = argparse.ArgumentParser(description="Write the corpus's folder cases out as complete submissions.")
+    parser.add_argument("--export", type=Path, required=True, help="a folder to create, one submission per case")
     args = parser.parse_args(argv)
-    changed = refresh() if args.refresh else stale_files()
-    for relative in changed:
-        print(("rewrote " if args.refresh else "stale: ") + relative)
-    return 0 if args.refresh or not changed else 1
+    if args.export.exists():
+        parser.error(f"{args.export} exists; name a new folder")
+    for folder in export(args.export):
+        print(folder)
+    return 0
 
 
 if __name__ == "__main__":

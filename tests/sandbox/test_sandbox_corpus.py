@@ -21,7 +21,18 @@ from grader.grade import CHECKS_DIR, TRAINING_CHECK_FILES, grade
 from grader.session import Budgets, GradeConfig
 from grader.worker_client import LOG_KEEP_BYTES
 from tests.conftest import validate_results
-from tests.sandbox.corpus import BUILDERS, CORPUS, ROOT, Case, build, load_cases, make_decoy, snapshot, stale_files
+from tests.sandbox.corpus import (
+    ADDITION_HEADER,
+    BUILDERS,
+    CORPUS,
+    ROOT,
+    Case,
+    build,
+    export,
+    load_cases,
+    make_decoy,
+    snapshot,
+)
 
 CASES = load_cases()
 MIN_CASES = 25
@@ -45,8 +56,18 @@ def test_the_corpus_has_at_least_25_cases_each_with_its_files():
             assert case.name in stored, f"{case.name}: no folder corpus/{case.name}/"
 
 
-def test_the_corpus_copies_of_reference_are_current():
-    assert stale_files() == [], "reference/ changed: run `python -m tests.sandbox.corpus --refresh`"
+def test_every_stored_file_is_an_addition_to_a_file_that_exists(tmp_path):
+    for path in sorted(CORPUS.glob("*/*.py")):
+        header = ADDITION_HEADER.match(path.read_text())
+        assert header is not None, f"{path}: no header naming its base file"
+        assert (ROOT / header["base"] / header["name"]).is_file(), path
+    folders = export(tmp_path / "export")
+    assert folders
+    for folder in folders:
+        for name in ("utils.py", "vae.py"):
+            text = (folder / name).read_text()
+            compile(text, str(folder / name), "exec")  # a complete module, as uploaded
+            assert "__PORT__" not in text and "__RESULTS_DIR__" not in text
 
 
 # -- what the tests watch ---------------------------------------------------------------------------
