@@ -27,8 +27,8 @@ DEFAULT_TIME_LIMIT_SECONDS = 600  # Gradescope's default autograder timeout
 MIN_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 120, 2_400  # Gradescope allows at most 40 minutes
 TIME_LIMIT_LINE = re.compile(r'^time_limit="\$\{AUTOGRADER_TIME_LIMIT:-\d+\}"$', re.MULTILINE)
 # Instructor tools that the grader does not need at grading time.
-GRADER_EXCLUDED = ("build/", "gradescope/", "bench.py", "calibrate.py", "train_classifier.py", "batch.py",
-                   "export.py", "report.py")
+GRADER_EXCLUDED = ("build/", "gradescope/", "bench.py", "bench_gradescope.py", "calibrate.py", "train_classifier.py",
+                   "batch.py", "export.py", "report.py")
 
 
 def _python_modules(folder: Path) -> dict[str, bytes]:
