@@ -5,6 +5,7 @@ submission -> sandboxed worker -> trusted checks -> GradeResult -> results.json 
 
 import math
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import GRADER_VERSION
+from grader import GRADER_VERSION, sandbox
 from grader.collector import GRADER_FAULT_MESSAGE, ResultCollector
 from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
 from grader.session import FULL_ITERATIONS, GradeConfig, GradingSession
@@ -50,7 +51,25 @@ def grade(submission_path: Path, out: Path, config: GradeConfig | None = None) -
     return result
 
 
+SANDBOX_REFUSED_MESSAGE = (
+    "The autograder refused to run your code: its sandbox is not safe on this machine (see the staff details). "
+    "This is not your fault; your instructors have been told and will regrade."
+)
+
+
+def _refused(refusal: sandbox.SandboxRefused) -> GradeResult:
+    """Grading stopped before any student code ran: one visible grader-fault entry, the reason for staff."""
+    print(refusal, file=sys.stderr)  # loud in the platform's log as well
+    check = CheckResult("autograder: the sandbox is safe to run your code in", "0.0", 0.0, 0.0, Outcome.GRADER_FAULT,
+                        SANDBOX_REFUSED_MESSAGE, hidden_detail=str(refusal))
+    return GradeResult(checks=[check], output=f"Not graded. {SANDBOX_REFUSED_MESSAGE}")
+
+
 def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult:
+    try:  # decided before any student code runs: who runs it, and whether the secrets are out of its reach
+        isolation = sandbox.isolation_in_effect(extra_secrets=(out.resolve(),))
+    except sandbox.SandboxRefused as refusal:
+        return _refused(refusal)
     submission = load_submission(submission_path)
     torch.set_num_threads(config.threads)
     with tempfile.TemporaryDirectory(prefix="vae-grade-") as temporary:
@@ -72,8 +91,8 @@ def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult
                                      "\n".join(submission.problems)))
     result = GradeResult(checks=checks)
     result.metrics = session.metrics()
-    result.extra_data = _extra_data(submission, config, session)
-    result.output = _summary(result, submission, config, worker_output)
+    result.extra_data = {**_extra_data(submission, config, session), "isolation": isolation.as_extra_data()}
+    result.output = _summary(result, submission, config, worker_output, isolation)
     return result
 
 
@@ -125,7 +144,8 @@ def _extra_data(submission: Submission, config: GradeConfig, session: GradingSes
     return extra
 
 
-def _summary(result: GradeResult, submission: Submission, config: GradeConfig, worker_output: str) -> str:
+def _summary(result: GradeResult, submission: Submission, config: GradeConfig, worker_output: str,
+             isolation: sandbox.Isolation) -> str:
     lines = [f"Score: {result.score:g} / {result.max_score:g}"]
     if not config.training:
         lines.append("UNIT CHECKS ONLY: training and samples were not graded in this run.")
@@ -143,6 +163,7 @@ def _summary(result: GradeResult, submission: Submission, config: GradeConfig, w
     if nelbo is not None and math.isfinite(nelbo):
         lines.append("Test set, grader's evaluator: "
                      + "  ".join(f"{k.upper() if k != 'rec' else 'Rec'}: {v:.3f}" for k, v in result.metrics.items()))
+    lines.append(isolation.summary())
     if worker_output:
         lines.append("\nWhat your code printed while being graded:\n" + worker_output)
     return "\n".join(lines)

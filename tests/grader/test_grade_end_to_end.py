@@ -52,6 +52,8 @@ def test_the_reference_with_the_full_training_gets_every_point(tmp_path):
     assert nelbo <= load_band().full_at_or_below
     assert document["leaderboard"] == [{"name": "NELBO", "value": round(nelbo, 3), "order": "asc"}]
     assert document["extra_data"]["development_run"] is False
+    isolation = document["extra_data"]["isolation"]
+    assert document["output"].count("OS isolation: ") == 1 and isolation["mode"] in ("bwrap", "setuid", "none")
     assert document["extra_data"]["iterations_completed"] == FULL_ITERATIONS
     assert embedded_pngs(tests["5.1"]) == [(out / "samples.png").read_bytes()]
     assert embedded_pngs(tests["5.4"]) == [(out / "reconstructions.png").read_bytes()]

@@ -89,6 +89,9 @@ def test_a_refusal_still_leaves_a_valid_results_json_that_names_it(setuid_mode, 
     assert document["score"] == 0 and document["extra_data"]["grader_fault"] is True
     staff = "\n".join(test["output"] for test in document["tests"] if test["visibility"] == "hidden")
     assert "Refusing to grade" in staff and str(setuid_mode / "utils.py") in staff
+    visible = [test for test in document["tests"] if test["visibility"] == "visible"]
+    assert len(visible) == 1 and "its sandbox is not safe on this machine" in visible[0]["output"]
+    assert "not your fault" in document["output"]
 
 
 def test_with_the_permissions_fixed_setuid_mode_is_accepted(setuid_mode):
