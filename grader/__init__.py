@@ -1,3 +1,3 @@
 """The VAE homework autograder and the instructor tooling around it."""
 
-GRADER_VERSION = "1.0.0"
+GRADER_VERSION = "1.1.0"

@@ -154,12 +154,17 @@ class Worker:
             setattr(vae, name, sample_with_fixed_noise)
         try:
             outputs = model.negative_elbo_bound(x)
+            # the same call again on the same model: a bound that keeps state between calls shows here
+            repeated = [model.negative_elbo_bound(x) for _ in range(int(request.get("repeats", 1)) - 1)]
         finally:
             utils.sample_gaussian = original
             for name in patched_names:
                 setattr(vae, name, original)
         result: dict = {"returned": self.describe(outputs), "sample_gaussian_calls": calls,
                         "missing_weights": missing_weights}
+        if repeated:
+            result["repeated_terms"] = [[self.describe(term) for term in again] if isinstance(again, tuple | list)
+                                        else [self.describe(again)] for again in repeated]
         if isinstance(outputs, tuple | list) and len(outputs) == 3:
             result["terms"] = [self.describe(term) for term in outputs]
             nelbo = outputs[0]

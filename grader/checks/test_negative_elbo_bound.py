@@ -157,10 +157,13 @@ def bound_case(z_dim: int, batch: int, seed: int) -> BoundCase:
                      kl_variants, rec_variants, grad_variants)
 
 
-def run_bound(grading: GradingSession, case: BoundCase) -> tuple[dict, list[np.ndarray]]:
-    """The student's (nelbo, kl, rec) on the case, checked to be three finite numeric scalars."""
+def run_bound(grading: GradingSession, case: BoundCase, repeats: int = 1) -> tuple[dict, list[np.ndarray]]:
+    """The student's (nelbo, kl, rec) on the case, checked to be three finite numeric scalars.
+
+    ``repeats`` > 1 calls the bound that many times on the same model (``result["repeated_terms"]``).
+    """
     result = grading.unit("negative_elbo_bound", z_dim=case.z_dim, weights=case.weights, x=case.x,
-                          epsilon=case.epsilon)
+                          epsilon=case.epsilon, repeats=repeats)
     missing = result.get("missing_weights")
     if missing and all(name.startswith("z_prior") for name in missing):
         raise wrong("The VAE's prior is part of its weights.", "the fixed prior buffers of the provided __init__",
@@ -202,7 +205,7 @@ def _kl_weight(nelbo: np.ndarray, kl: np.ndarray, rec: np.ndarray) -> float | No
     return None if np.isclose(w, 1.0, rtol=1e-4) else w
 
 
-@weight(3)
+@weight(2)
 @number("3.1")
 def test_three_scalars(grading: GradingSession) -> None:
     """negative_elbo_bound: returns three scalars with nelbo = kl + rec"""
@@ -306,3 +309,25 @@ def test_other_sizes(grading: GradingSession) -> None:
         _, (_, kl, rec) = run_bound(grading, case)
     require_close(np.array([kl, rec]), np.array([case.kl, case.rec]), "(kl, rec) for batch 37 and z_dim 4",
                   mistake, rtol=1e-4, atol=1e-3)
+
+
+REPEATED_CALLS = 3
+
+
+@weight(1)
+@number("3.6")
+def test_no_state_between_calls(grading: GradingSession) -> None:
+    """negative_elbo_bound: the same batch gives the same bound on every call"""
+    case = bound_case(10, 100, SEED)
+    result, first = run_bound(grading, case, repeats=REPEATED_CALLS)
+    for call, terms in enumerate(result.get("repeated_terms", []), start=2):
+        values = [tensor_values(term, f"call {call} of negative_elbo_bound", None, None).astype(np.float64)
+                  .reshape(-1)[:1] for term in terms]
+        got, expected = np.concatenate(values), np.concatenate([value.reshape(-1) for value in first])
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=0.0):
+            raise wrong(f"Call {call} on the same model and batch returned a different bound.",
+                        f"(nelbo, kl, rec) = {np.round(expected, 4).tolist()} on every call (the grader fixes the "
+                        "noise of ut.sample_gaussian)", f"{np.round(got, 4).tolist()}",
+                        "the bound keeps state between calls (a step counter, a KL weight or annealing schedule "
+                        "stored on self, a changing beta): the negative ELBO is kl + rec on every call, with "
+                        "weight 1 from the first iteration to the last.")

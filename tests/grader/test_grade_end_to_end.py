@@ -63,7 +63,7 @@ def test_the_untouched_starter_gets_zero_with_not_implemented_messages(tmp_path)
     document, tests = graded(ASSIGNMENT, tmp_path / "out", GradeConfig(iterations=100, threads=2))
     assert_no_grader_fault(document)
     assert document["score"] == 0
-    assert len(tests) == 21 and {number[0] for number in tests} == set(FUNCTION_OF_SECTION)
+    assert len(tests) == 22 and {number[0] for number in tests} == set(FUNCTION_OF_SECTION)
     for number, test in tests.items():
         assert test["status"] == "failed"
         assert test["output"].startswith(f"[{Outcome.NOT_ATTEMPTED.value}] Not implemented yet"), number

@@ -1,4 +1,5 @@
-"""Training-stage mutants: they pass every unit check, and the training check (4.2) catches them.
+"""Training-stage mutants (a schedule over the iterations): check 3.6 catches them in the unit phase, and a full
+training must lose check 4.2's points as well, with every other unit check passed.
 
 Each is one full grading (20,000 iterations, several minutes): marked slow, still part of make test and CI.
 """
@@ -15,17 +16,17 @@ TRAINING_MUTANTS = [m for m in load_catalogue() if m.stage == "training"]
 # One thread and a generous budget: the point is the NELBO, and a shared CI machine must not time the run out.
 FULL_TRAINING = GradeConfig(iterations=FULL_ITERATIONS, threads=1, budgets=Budgets(training=3_600.0, total=4_000.0))
 UNIT_CHECK_PREFIXES = ("1.", "2.", "3.")
+REPEATED_CALLS_CHECK = "3.6"
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(4_000)
 @pytest.mark.parametrize("mutant", TRAINING_MUTANTS, ids=lambda m: m.id)
-def test_only_the_training_check_catches_it(mutant, grade_mutant):
+def test_the_training_check_catches_it_too(mutant, grade_mutant):
     result = grade_mutant(mutant, FULL_TRAINING)
     assert not result.grader_fault, [check.hidden_detail for check in result.checks if check.hidden_detail]
-    unit_failures = {c.number: c.output for c in result.checks if c.number.startswith(UNIT_CHECK_PREFIXES)
-                     and not c.passed}
-    assert unit_failures == {}, "a training-stage mutant must pass every unit check"
+    unit_failures = {c.number for c in result.checks if c.number.startswith(UNIT_CHECK_PREFIXES) and not c.passed}
+    assert unit_failures == {REPEATED_CALLS_CHECK}, "only the repeated-calls check may see a schedule"
     checks = {check.number: check for check in result.checks}
     assert checks["4.1"].passed, checks["4.1"].output
     assert caught_as_declared(mutant, result) == [], mutant.mistake

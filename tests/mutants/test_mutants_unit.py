@@ -1,4 +1,5 @@
-"""Every unit-stage mutant loses points in the check that names its mistake; every correct rewrite keeps all.
+"""Every mutant loses points in the unit check that names its mistake, training-stage ones included (no mistake
+of the catalogue survives the unit checks); every correct rewrite keeps all.
 
 Graded with the unit checks only (GradeConfig(training=False)): a few seconds per mutant.
 """
@@ -6,11 +7,11 @@ Graded with the unit checks only (GradeConfig(training=False)): a few seconds pe
 import pytest
 
 from grader.session import GradeConfig
-from tests.mutants.catalogue import caught_as_declared, load_catalogue
+from tests.mutants.catalogue import caught_as_declared, load_catalogue, unit_checks
 
 UNIT_ONLY = GradeConfig(training=False, threads=1)
 CATALOGUE = load_catalogue()
-UNIT_MUTANTS = [m for m in CATALOGUE if m.stage == "unit" and not m.equivalent]
+MUTANTS = [m for m in CATALOGUE if not m.equivalent]
 EQUIVALENTS = [m for m in CATALOGUE if m.equivalent]
 
 
@@ -18,11 +19,15 @@ def assert_no_grader_fault(result):
     assert not result.grader_fault, [check.hidden_detail for check in result.checks if check.hidden_detail]
 
 
-@pytest.mark.parametrize("mutant", UNIT_MUTANTS, ids=lambda m: m.id)
+def test_every_mutant_declares_a_unit_check_that_catches_it():
+    assert [m.id for m in MUTANTS if not unit_checks(m)] == []
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
 def test_the_mutant_is_caught_by_the_check_that_names_it(mutant, grade_mutant):
     result = grade_mutant(mutant, UNIT_ONLY)
     assert_no_grader_fault(result)
-    assert caught_as_declared(mutant, result) == [], mutant.mistake
+    assert caught_as_declared(mutant, result, unit_only=True) == [], mutant.mistake
 
 
 @pytest.mark.parametrize("mutant", EQUIVALENTS, ids=lambda m: m.id)
