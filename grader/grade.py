@@ -138,6 +138,11 @@ def _extra_data(submission: Submission, config: GradeConfig, session: GradingSes
         "budgets_seconds": asdict(config.budgets),
         "submission_problems": submission.problems,
     }
+    violations = [f"{len(worker.survivors)} process(es) of the {worker.phase} worker outlived the sweep at the end "
+                  f"of the phase (pids {worker.survivors[:5]})"
+                  for worker in (session.unit_worker, session.training_worker) if worker.survivors]
+    if violations:  # never expected: the batch report flags it for staff
+        extra["isolation_violations"] = violations
     if outcome is not None:
         extra.update(iterations_completed=outcome.iterations, training_seconds=round(outcome.seconds, 2),
                      diverged_at=outcome.diverged_at, student_reported_bound=outcome.own_bound)
