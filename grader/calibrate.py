@@ -182,11 +182,30 @@ def derive_band(nelbos: list[float]) -> tuple[NelboBand, dict]:
     return band, statistics
 
 
+def per_seed_worst(runs: list[dict]) -> list[float]:
+    """One NELBO per seed, the worst over its thread counts: runs of one seed are not independent samples."""
+    worst: dict[int, float] = {}
+    for run in runs:
+        worst[run["seed"]] = max(worst.get(run["seed"], -math.inf), run["nelbo"])
+    return [worst[seed] for seed in sorted(worst)]
+
+
+def thread_effect(runs: list[dict]) -> float | None:
+    """The largest NELBO difference between thread counts of the same seed (None without such pairs)."""
+    by_seed: dict[int, list[float]] = {}
+    for run in runs:
+        by_seed.setdefault(run["seed"], []).append(run["nelbo"])
+    spreads = [max(values) - min(values) for values in by_seed.values() if len(values) > 1]
+    return max(spreads) if spreads else None
+
+
 METHOD = (
     "Each run grades the reference's utils.py and vae.py as a submission: the grader's training phase (the "
     "provided loop in the sandboxed worker, the given seed and thread count) and its trusted evaluation (the "
-    "reference bound on the 10,000 binarized test images, 10 passes). Runs at the full iteration count are pooled "
-    "over seeds and thread counts and a normal distribution is fitted to their NELBOs. full_at_or_below = "
+    "reference bound on the 10,000 binarized test images, 10 passes). Runs of one seed at different thread counts "
+    "follow almost the same path (statistics.thread_effect_max: the largest difference), so they are not independent "
+    "samples: each seed counts once, with its worst NELBO over the thread counts, and a normal distribution is fitted "
+    "to those per-seed values (statistics.runs counts seeds). full_at_or_below = "
     f"mean + z * sd_upper rounded up to {BAND_STEP}, where z = Phi^-1(1 - {TARGET_FALSE_FAIL:g}) and sd_upper is the "
     f"{SIGMA_CONFIDENCE:.0%} upper confidence bound of the standard deviation (chi-square, few runs); never below the "
     "worst run. review_below is the mirror image below the mean (never above the best run). zero_at_or_above = "
@@ -221,11 +240,17 @@ def write_calibration(runs: list[dict], config: CalibrationConfig, failures: lis
     document: dict = {"method": METHOD, "runs": runs, "failed_runs": list(failures or []), "environment": environment()}
     band: NelboBand | None = None
     try:
-        band, statistics = derive_band([run["nelbo"] for run in full])
+        band, statistics = derive_band(per_seed_worst(full))
     except ValueError as error:
         document["band_note"] = f"no band derived: {error}; the grader uses its defaults"
         document["band"] = vars(NelboBand())
     else:
+        effect = thread_effect(full)
+        statistics.update(
+            graded_runs=len(full),
+            thread_effect_max=None if effect is None else round(effect, 4),
+            reference_runs_losing_points=sum(1 for run in full if run["nelbo"] > band.full_at_or_below),
+        )
         document["band"] = vars(band)
         document["statistics"] = statistics
         document["by_threads"] = {
@@ -266,27 +291,28 @@ def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: 
     columns = 3 if placements else 2
     figure, axes = plt.subplots(1, columns, figsize=(6 * columns, 4.5))
     histogram, scatter = axes[0], axes[1]
-    nelbos = [run["nelbo"] for run in runs]
+    nelbos = per_seed_worst(runs)
     low = min(min(nelbos), band.review_below) - 0.3
     high = max([*nelbos, band.full_at_or_below]) + 0.6
     bins = [low + k * (high - low) / 30 for k in range(31)]
     thread_counts = sorted({run["threads"] for run in runs})
-    histogram.hist([[run["nelbo"] for run in runs if run["threads"] == t] for t in thread_counts], bins=bins,
-                   stacked=True, label=[f"{t} thread{'s' if t > 1 else ''}" for t in thread_counts])
+    histogram.hist(nelbos, bins=bins, color="tab:blue",
+                   label=f"{len(nelbos)} seeds, each its worst over {len(thread_counts)} thread count(s)")
     mean, sd = statistics["mean"], statistics["sd"]
     if sd > 0:
         width = bins[1] - bins[0]
         xs = [low + k * (high - low) / 300 for k in range(301)]
         density = NormalDist(mean, sd)
-        histogram.plot(xs, [len(runs) * width * density.pdf(x) for x in xs], color="black", lw=1,
+        histogram.plot(xs, [len(nelbos) * width * density.pdf(x) for x in xs], color="black", lw=1,
                        label=f"normal fit: {mean:.2f} ± {sd:.2f}")
     histogram.axvline(band.full_at_or_below, color="green", ls="--",
                       label=f"full points at or below {band.full_at_or_below}")
     histogram.axvline(band.review_below, color="orange", ls=":", label=f"staff review below {band.review_below}")
     histogram.set_xlabel("test NELBO (grader's evaluator, nats)")
-    histogram.set_ylabel("runs")
-    histogram.set_title(f"Reference over {len(runs)} runs; zero points from {band.zero_at_or_above}; P(false fail) "
-                        f"≈ {statistics['false_fail_probability']:.1g} (fitted sd), "
+    histogram.set_ylabel("seeds")
+    histogram.set_title(f"Reference: {len(nelbos)} seeds, {len(runs)} runs; zero points from "
+                        f"{band.zero_at_or_above}; P(false fail) ≈ {statistics['false_fail_probability']:.1g} "
+                        "(fitted sd), "
                         f"{statistics['false_fail_probability_sd_upper_95']:.1g} (95 % upper sd)", fontsize=9)
     histogram.legend(fontsize=8)
     for t in thread_counts:
