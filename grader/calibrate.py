@@ -12,9 +12,9 @@ equally good path, so the spread over seeds and thread counts stands for the spr
 
 The band (see ``derive_band``): the upper edge is the fitted mean plus z standard deviations, with z set by
 the target false-fail probability and the standard deviation taken at its 95 % upper confidence bound
-(few runs), never below the worst run observed. ``calibration.json`` is rewritten after every run, so a
-cut-short calibration still leaves a usable file, and a new calibration keeps the runs already recorded
-and does only the missing ones (``--fresh`` starts over).
+(few runs), and at least WORST_RUN_MARGIN above the worst run observed. ``calibration.json`` is rewritten
+after every run, so a cut-short calibration still leaves a usable file, and a new calibration keeps the runs
+already recorded and does only the missing ones (``--fresh`` starts over).
 
 ``--place`` grades "almost right" variants from the mutant catalogue (a file of original -> replacement
 edits of reference/, see tests/mutants/mutants.toml) through the same full training, and records where
@@ -58,6 +58,10 @@ TARGET_FALSE_FAIL = 1e-4  # probability that a correct submission gets less than
 SIGMA_CONFIDENCE = 0.95  # the standard deviation is taken at this upper confidence bound
 PARTIAL_CREDIT_NATS = 14.0  # policy: points fall linearly to zero over this many nats above the full-points edge
 BAND_STEP = 0.1  # band edges are rounded outwards to this step
+# The edge stays at least this far beyond the worst reference run: over 40 seeds one run landed 4.1 fitted standard
+# deviations above the mean, so the tail is heavier than a normal fit says; no wrong variant placed so far lands
+# within 20 nats above the edge, so the margin costs no discrimination.
+WORST_RUN_MARGIN = 1.0
 MIN_RUNS_FOR_BAND = 3
 CALIBRATION_BUDGETS = Budgets(training=3_600.0, total=4_000.0)  # a shared machine can be slow: no timeouts here
 
@@ -159,8 +163,8 @@ def derive_band(nelbos: list[float]) -> tuple[NelboBand, dict]:
     mean, sd = fmean(nelbos), stdev(nelbos)
     sd_upper = sd * math.sqrt((n - 1) / chi2_quantile(1.0 - SIGMA_CONFIDENCE, n - 1))
     z = NormalDist().inv_cdf(1.0 - TARGET_FALSE_FAIL)
-    upper = max(mean + z * sd_upper, max(nelbos))
-    lower = min(mean - z * sd_upper, min(nelbos))
+    upper = max(mean + z * sd_upper, max(nelbos) + WORST_RUN_MARGIN)
+    lower = min(mean - z * sd_upper, min(nelbos) - WORST_RUN_MARGIN)
     full = math.ceil(round(upper / BAND_STEP, 6)) * BAND_STEP
     review = math.floor(round(lower / BAND_STEP, 6)) * BAND_STEP
     band = NelboBand(full_at_or_below=round(full, 1), zero_at_or_above=round(full + PARTIAL_CREDIT_NATS, 1),
@@ -174,6 +178,7 @@ def derive_band(nelbos: list[float]) -> tuple[NelboBand, dict]:
         "max": round(max(nelbos), 4),
         "z": round(z, 3),
         "edge_minus_max_in_sd": round((band.full_at_or_below - max(nelbos)) / sd, 2) if sd > 0 else None,
+        "max_in_sd": round((max(nelbos) - mean) / sd, 2) if sd > 0 else None,
         "false_fail_probability": normal_tail((band.full_at_or_below - mean) / sd) if sd > 0 else 0.0,
         "false_fail_probability_sd_upper_95": normal_tail((band.full_at_or_below - mean) / sd_upper)
         if sd_upper > 0 else 0.0,
@@ -207,8 +212,10 @@ METHOD = (
     "samples: each seed counts once, with its worst NELBO over the thread counts, and a normal distribution is fitted "
     "to those per-seed values (statistics.runs counts seeds). full_at_or_below = "
     f"mean + z * sd_upper rounded up to {BAND_STEP}, where z = Phi^-1(1 - {TARGET_FALSE_FAIL:g}) and sd_upper is the "
-    f"{SIGMA_CONFIDENCE:.0%} upper confidence bound of the standard deviation (chi-square, few runs); never below the "
-    "worst run. review_below is the mirror image below the mean (never above the best run). zero_at_or_above = "
+    f"{SIGMA_CONFIDENCE:.0%} upper confidence bound of the standard deviation (chi-square, few runs); never less than "
+    f"{WORST_RUN_MARGIN:g} nat above the worst run (the tail is heavier than normal: statistics.max_in_sd). "
+    f"review_below is the mirror image below the mean (at least {WORST_RUN_MARGIN:g} nat below the best run). "
+    "zero_at_or_above = "
     f"full_at_or_below + {PARTIAL_CREDIT_NATS:g} nats (policy: about what 2,000 iterations of a right model reach). "
     "false_fail_probability is the fitted normal's tail above full_at_or_below: the chance that a correct "
     "submission, trained once, loses any training points."
@@ -297,7 +304,7 @@ def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: 
     bins = [low + k * (high - low) / 30 for k in range(31)]
     thread_counts = sorted({run["threads"] for run in runs})
     histogram.hist(nelbos, bins=bins, color="tab:blue",
-                   label=f"{len(nelbos)} seeds, each its worst over {len(thread_counts)} thread count(s)")
+                   label=f"{len(nelbos)} seeds (worst over thread counts {', '.join(map(str, thread_counts))})")
     mean, sd = statistics["mean"], statistics["sd"]
     if sd > 0:
         width = bins[1] - bins[0]
@@ -310,9 +317,8 @@ def plot_calibration(runs: list[dict], band: NelboBand, statistics: dict, path: 
     histogram.axvline(band.review_below, color="orange", ls=":", label=f"staff review below {band.review_below}")
     histogram.set_xlabel("test NELBO (grader's evaluator, nats)")
     histogram.set_ylabel("seeds")
-    histogram.set_title(f"Reference: {len(nelbos)} seeds, {len(runs)} runs; zero points from "
-                        f"{band.zero_at_or_above}; P(false fail) ≈ {statistics['false_fail_probability']:.1g} "
-                        "(fitted sd), "
+    histogram.set_title(f"Reference: {len(nelbos)} seeds, {len(runs)} runs; zero points from {band.zero_at_or_above}\n"
+                        f"P(false fail) ≈ {statistics['false_fail_probability']:.1g} (fitted sd), "
                         f"{statistics['false_fail_probability_sd_upper_95']:.1g} (95 % upper sd)", fontsize=9)
     histogram.legend(fontsize=8)
     for t in thread_counts:
