@@ -111,11 +111,6 @@ class BatchSummary:
     wall_seconds: float = 0.0
 
 
-def available_cores() -> int:
-    """Whole CPUs this process may use (its affinity, capped by a cgroup CPU quota)."""
-    return whole_cpus()
-
-
 def plan_parallelism(requested_jobs: int | None, pending: int, cores: int) -> tuple[int, int]:
     """(jobs, torch threads per job) with jobs x threads <= cores; idle jobs' cores go to the others as threads."""
     jobs = requested_jobs if requested_jobs is not None else cores
@@ -178,7 +173,7 @@ def run_batch(entries: list[ExportedSubmission], config: BatchConfig,
 def _run_locked(entries: list[ExportedSubmission], config: BatchConfig, log: Callable[[str], None]) -> BatchSummary:
     started = time.monotonic()
     out = config.out
-    summary = BatchSummary(cores=available_cores())
+    summary = BatchSummary(cores=whole_cpus())
     pending: list[tuple[ExportedSubmission, str]] = []
     for entry in entries:
         digest = load_submission(entry.path).digest  # reads the two files into memory; runs nothing
