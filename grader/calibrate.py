@@ -31,7 +31,6 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +45,10 @@ from grader.session import FULL_ITERATIONS, Budgets, GradeConfig, GradingSession
 from grader.submission import load_submission
 from grader.worker_client import WorkerFailure
 from grader.workspace import PROJECT_DIR, create_workspace
+from tests.mutants.catalogue import load_catalogue, problems  # calibrate is a repository tool, not shipped
 
 REFERENCE_SUBMISSION = PROJECT_DIR / "reference"
 DEFAULT_CATALOGUE = PROJECT_DIR / "tests" / "mutants" / "mutants.toml"
-STUDENT_FILES = ("utils.py", "vae.py")
 NELBO_POINTS = 30  # check 4.2's points, as grader/checks/test_training.py gives them
 PLOT_FILE = CALIBRATION_FILE.with_suffix(".png")
 DEFAULT_SEEDS = 20
@@ -91,21 +90,19 @@ class Variant:
     files: dict[str, str]  # utils.py and vae.py
 
 
-def load_variants(catalogue: Path, ids: tuple[str, ...], reference: Path = REFERENCE_SUBMISSION) -> list[Variant]:
+def load_variants(catalogue: Path, ids: tuple[str, ...]) -> list[Variant]:
     """The catalogue's [[mutant]] or [[equivalent]] entries named ``ids``, applied to the reference's two files."""
-    document = tomllib.loads(catalogue.read_text())
-    entries = {entry["id"]: entry for kind in ("mutant", "equivalent") for entry in document.get(kind, [])}
+    entries = {mutant.id: mutant for mutant in load_catalogue(catalogue)}
     unknown = [name for name in ids if name not in entries]
     if unknown:
         raise ValueError(f"not in {catalogue}: {', '.join(unknown)}")
     variants = []
     for name in ids:
-        entry = entries[name]
-        files = {file: (reference / file).read_text() for file in STUDENT_FILES}
-        if files[entry["file"]].count(entry["original"]) != 1:
-            raise ValueError(f"{name}: its original snippet does not occur exactly once in reference/{entry['file']}")
-        files[entry["file"]] = files[entry["file"]].replace(entry["original"], entry["replacement"])
-        variants.append(Variant(name, entry.get("mistake", "a correct rewrite"), files))
+        mutant = entries[name]
+        found = problems(mutant, REFERENCE_SUBMISSION)
+        if found:
+            raise ValueError(f"{name}: {'; '.join(found)}")
+        variants.append(Variant(name, mutant.mistake or "a correct rewrite", mutant.source(REFERENCE_SUBMISSION)))
     return variants
 
 
