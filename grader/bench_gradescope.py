@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.cpus import CGROUP_ROOT
+from grader.oracle import REFERENCE_DIR as REFERENCE
+from grader.workspace import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-REFERENCE = PROJECT_DIR / "reference"
 PERIOD_US = 100_000
 MIB = 2**20
 
