@@ -7,6 +7,7 @@ answer, a timeout, or, for anything else, a fault of the grader itself.
 """
 
 import traceback
+from dataclasses import dataclass
 
 import pytest
 
@@ -29,25 +30,37 @@ IMAGES = pytest.StashKey[list[tuple[str, bytes]]]()  # (caption, PNG bytes)
 GRADER_FAULT_MESSAGE = "The autograder itself failed while running this check. This is not your fault."
 
 
-def classify(error: BaseException) -> tuple[Outcome, str, str]:
-    """(outcome, message for the student, detail for staff only)."""
+@dataclass(frozen=True)
+class Classified:
+    outcome: Outcome
+    message: str  # for the student
+    cause: str  # as data, for reports: "not_implemented", "timeout", "exception", "crashed", "protocol", ...
+    detail: str = ""  # for staff only
+
+
+def classify(error: BaseException) -> Classified:
     if isinstance(error, NotImplementedYet):
-        return Outcome.NOT_ATTEMPTED, f"Not implemented yet: the function raised {error.message}", ""
+        return Classified(Outcome.NOT_ATTEMPTED, f"Not implemented yet: the function raised {error.message}",
+                          "not_implemented")
     if isinstance(error, WorkerTimeout):
-        return Outcome.TIMED_OUT, (f"Your code did not finish in time: {error.message}. Look for an endless loop "
-                                   "or work that grows with the data (Python loops over pixels or images)."), ""
-    if isinstance(error, StudentError | WorkerCrashed):
+        return Classified(Outcome.TIMED_OUT, (f"Your code did not finish in time: {error.message}. Look for an "
+                                              "endless loop or work that grows with the data (Python loops over "
+                                              "pixels or images)."), "timeout")
+    if isinstance(error, WorkerCrashed):
+        return Classified(Outcome.STUDENT_ERROR, f"Your code stopped the process: {error.message}", "crashed")
+    if isinstance(error, StudentError):
         student_traceback = f"\n{error.traceback}" if error.traceback else ""
-        return Outcome.STUDENT_ERROR, f"Your code raised an error: {error.message}{student_traceback}", ""
+        return Classified(Outcome.STUDENT_ERROR, f"Your code raised an error: {error.message}{student_traceback}",
+                          "exception")
     if isinstance(error, WorkerProtocolError):
-        return Outcome.STUDENT_ERROR, (f"{error.message}. Your code may have written to the grader's channel or "
-                                       "replaced built-in functions."), ""
+        return Classified(Outcome.STUDENT_ERROR, (f"{error.message}. Your code may have written to the grader's "
+                                                  "channel or replaced built-in functions."), "protocol")
     if isinstance(error, WorkerFailure):
-        return Outcome.STUDENT_ERROR, error.message, ""
+        return Classified(Outcome.STUDENT_ERROR, error.message, error.kind)
     if isinstance(error, WrongAnswer | AssertionError):
-        return Outcome.WRONG_ANSWER, str(error), ""
+        return Classified(Outcome.WRONG_ANSWER, str(error), "wrong_answer")
     detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return Outcome.GRADER_FAULT, GRADER_FAULT_MESSAGE, detail[-8000:]
+    return Classified(Outcome.GRADER_FAULT, GRADER_FAULT_MESSAGE, "grader_fault", detail[-8000:])
 
 
 class ResultCollector:
@@ -87,10 +100,10 @@ class ResultCollector:
         if failure is None:
             score = max_score if partial is None else min(max_score, max(0.0, float(partial)))
             return CheckResult(name, number, max_score, score, Outcome.PASSED, notes, visibility, images=images)
-        outcome, message, detail = classify(failure)
+        classified = classify(failure)
         score = 0.0
-        if outcome is Outcome.WRONG_ANSWER and partial is not None:
+        if classified.outcome is Outcome.WRONG_ANSWER and partial is not None:
             score = min(max_score, max(0.0, float(partial)))
-        output = "\n".join(part for part in (message, notes) if part)
-        return CheckResult(name, number, max_score, score, outcome, output, visibility, hidden_detail=detail,
-                           images=images)
+        output = "\n".join(part for part in (classified.message, notes) if part)
+        return CheckResult(name, number, max_score, score, classified.outcome, output, visibility,
+                           hidden_detail=classified.detail, images=images, cause=classified.cause)

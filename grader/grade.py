@@ -47,8 +47,33 @@ def grade(submission_path: Path, out: Path, config: GradeConfig | None = None) -
     result.execution_time = time.monotonic() - started
     result.extra_data.setdefault("grader_version", GRADER_VERSION)
     result.extra_data["grader_fault"] = result.grader_fault
-    write_json_atomically(to_gradescope(result), out / RESULTS_NAME)
+    try:
+        write_json_atomically(to_gradescope(result), out / RESULTS_NAME)
+    except Exception as error:  # the last resort: a results.json that needs nothing from the result but its score
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        print(detail, file=sys.stderr)
+        write_json_atomically(last_resort_document(result, detail), out / RESULTS_NAME)
     return result
+
+
+def last_resort_document(result: GradeResult, detail: str) -> dict:
+    """A minimal results.json for when the full one could not be written: the score, and the fault said plainly."""
+    try:
+        score = float(result.score)
+        score = score if math.isfinite(score) and score >= 0 else 0.0
+    except Exception:  # even the score could not be read
+        score = 0.0
+    return {
+        "score": score,
+        "execution_time": 0.0,
+        "output": "The autograder could not write its full report. This is not your fault: your instructors will "
+                  "see the error and regrade.",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [{"name": "[staff] writing results.json failed", "score": 0, "max_score": 0, "status": "failed",
+                   "output": detail.encode("utf-8", "replace").decode("utf-8")[-8000:], "visibility": "hidden"}],
+        "extra_data": {"grader_fault": True, "grader_version": GRADER_VERSION},
+    }
 
 
 SANDBOX_REFUSED_MESSAGE = (

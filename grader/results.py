@@ -1,4 +1,9 @@
-"""The results model and the one function that turns it into Gradescope's results.json."""
+"""The results model and the one function that turns it into Gradescope's results.json.
+
+Everything that goes into results.json passes through ``json_safe`` (in ``to_gradescope``): a NaN from a
+diverged training, a lone surrogate in an exception message or a numpy scalar can never make the file
+unwritable.
+"""
 
 import base64
 import html
@@ -21,6 +26,11 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed out"
     GRADER_FAULT = "autograder fault"
 
+    @property
+    def key(self) -> str:
+        """The outcome as data (results.json's per-test ``extra_data.outcome``): "wrong_answer", ..."""
+        return self.name.lower()
+
 
 @dataclass
 class CheckResult:
@@ -33,6 +43,7 @@ class CheckResult:
     visibility: str = "visible"
     hidden_detail: str = ""  # e.g. a grader fault's traceback: shown to staff only
     images: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes the check validated)
+    cause: str = ""  # what went wrong, as data: "not_implemented", "exception", "crashed", "protocol", "timeout", ...
 
     @property
     def passed(self) -> bool:
@@ -63,6 +74,35 @@ class GradeResult:
 
 def _finite_or_none(value: float) -> float | None:
     return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+MAX_JSON_DEPTH = 64
+
+
+def json_safe(value: object, depth: int = 0) -> object:
+    """``value`` as strict JSON data: non-finite floats become null, text is valid UTF-8 (a lone surrogate
+    becomes "?"), keys are strings, tuples lists, numpy scalars numbers, anything else its ``str``."""
+    if depth > MAX_JSON_DEPTH:
+        return "<nested too deeply>"
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else "<integer out of range>"  # JSON readers lose larger integers
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {json_safe(str(key), depth + 1): json_safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item, depth + 1) for item in value]
+    item = getattr(value, "item", None)  # numpy and torch scalars
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        try:
+            return json_safe(item(), depth + 1)
+        except (TypeError, ValueError):
+            pass
+    return json_safe(str(value), depth + 1)
 
 
 def _html_output(text: str, images: list[tuple[str, bytes]]) -> str:
@@ -97,6 +137,7 @@ def to_gradescope(result: GradeResult) -> dict:
             "output": output,
             "output_format": output_format,
             "visibility": check.visibility,
+            "extra_data": {"outcome": check.outcome.key, "cause": check.cause},
         })
         if check.hidden_detail:
             tests.append({
@@ -108,6 +149,7 @@ def to_gradescope(result: GradeResult) -> dict:
                 "output": check.hidden_detail,
                 "output_format": "text",
                 "visibility": "hidden",
+                "extra_data": {"outcome": "staff_detail", "cause": ""},
             })
     document: dict = {
         "score": result.score,
@@ -123,7 +165,7 @@ def to_gradescope(result: GradeResult) -> dict:
     nelbo = _finite_or_none(result.metrics.get("nelbo", math.nan))
     if nelbo is not None:
         document["leaderboard"] = [{"name": "NELBO", "value": round(nelbo, 3), "order": "asc"}]
-    return document
+    return json_safe(document)
 
 
 def write_json_atomically(document: dict, path: Path) -> None:

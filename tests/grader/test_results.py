@@ -70,3 +70,29 @@ def test_a_check_with_images_is_html_with_the_text_escaped_and_the_png_embedded(
     assert "samples.png: 200 &lt;samples&gt;" in test["output"]
     plain = to_gradescope(GradeResult(checks=[CheckResult("x", "1.1", 1, 1, Outcome.PASSED, "<b>")]))["tests"][0]
     assert plain["output_format"] == "text" and plain["output"] == "<b>"
+
+
+def test_every_test_entry_carries_its_outcome_and_cause_as_data():
+    result = sample_result()
+    result.checks[1].cause = "wrong_answer"
+    tests = to_gradescope(result)["tests"]
+    assert [t["extra_data"]["outcome"] for t in tests] == ["passed", "wrong_answer", "wrong_answer",
+                                                           "grader_fault", "staff_detail"]
+    assert tests[1]["extra_data"]["cause"] == "wrong_answer"
+
+
+def test_values_that_strict_json_refuses_are_made_safe_in_one_place(tmp_path):
+    import numpy as np
+
+    result = sample_result(nelbo=math.inf)
+    result.checks[0].output = "a lone surrogate \ud800 in a message"
+    result.extra_data.update(diverged_loss=math.nan, own={"nelbo": -math.inf}, count=np.int64(3),
+                             huge=10**400, shape=(1, 2), keys={1: "x"})
+    target = tmp_path / "results.json"
+    write_json_atomically(to_gradescope(result), target)  # strict JSON (allow_nan=False) and valid UTF-8
+    document = json.loads(target.read_text(encoding="utf-8"))
+    extra = document["extra_data"]
+    assert extra["diverged_loss"] is None and extra["own"] == {"nelbo": None} and extra["count"] == 3
+    assert extra["huge"] == "<integer out of range>" and extra["shape"] == [1, 2] and extra["keys"] == {"1": "x"}
+    assert "surrogate ? in" in document["tests"][0]["output"]
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
