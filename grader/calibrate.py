@@ -131,13 +131,13 @@ def measure(seed: int, threads: int, iterations: int, submission: Path = REFEREN
     return {
         "seed": seed,
         "threads": threads,
-        "iterations": outcome.iterations,
+        "iterations": outcome.reported.iterations,
         "nelbo": metrics["nelbo"],
         "kl": metrics["kl"],
         "rec": metrics["rec"],
-        "training_seconds": round(outcome.seconds, 1),
+        "training_seconds": round(outcome.reported.seconds, 1),
         "wall_seconds": round(time.monotonic() - started, 1),
-        "diverged_at": outcome.diverged_at,
+        "diverged_at": outcome.reported.diverged_at,
     }
 
 

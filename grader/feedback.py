@@ -34,10 +34,16 @@ def preview(array: object, limit: int = 6) -> str:
 
 
 def worst_difference(got: np.ndarray, expected: np.ndarray) -> str:
-    difference = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-    index = np.unravel_index(int(np.nanargmax(difference)) if difference.size else 0, difference.shape)
-    return (f"largest difference {float(difference[index]):.4g} at index {tuple(int(i) for i in index)}: "
-            f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}")
+    """Where ``got`` is furthest from ``expected`` (same shape); a NaN or infinity in ``got`` counts as furthest."""
+    got64, expected64 = got.astype(np.float64), expected.astype(np.float64)
+    if got64.size == 0:
+        return "no values"
+    difference = np.where(np.isfinite(got64), np.abs(got64 - expected64), np.inf)
+    index = np.unravel_index(int(np.argmax(difference)), difference.shape)
+    gap = float(difference[index])
+    gap_text = f"{gap:.4g}" if np.isfinite(gap) else "not finite"
+    return (f"largest difference {gap_text} at index {tuple(int(i) for i in index)}: "
+            f"got {float(got64[index]):.6g}, expected {float(expected64[index]):.6g}")
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from grader import GRADER_VERSION, sandbox
+from grader.check_inputs import secret_kind
 from grader.collector import GRADER_FAULT_MESSAGE, ResultCollector
 from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
 from grader.session import FULL_ITERATIONS, GradeConfig, GradingSession
@@ -99,7 +100,7 @@ def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult
     torch.set_num_threads(config.threads)
     with tempfile.TemporaryDirectory(prefix="vae-grade-") as temporary:
         workspace = create_workspace(with_starter_for_missing(submission), Path(temporary) / "workspace")
-        session = GradingSession(config, workspace)
+        session = GradingSession(config, workspace, submission.digest)
         collector = ResultCollector(session)
         try:
             pytest_exit = pytest.main(pytest_arguments(config), plugins=[collector])
@@ -141,11 +142,10 @@ def pytest_arguments(config: GradeConfig) -> list[str]:
 
 
 def _keep_artifacts(session: GradingSession, logs: Path, out: Path) -> None:
-    outcome = session.training_outcome()
-    if outcome is not None:
-        for name, data in (("samples.png", outcome.samples_png), ("reconstructions.png", outcome.reconstructions_png)):
-            if data is not None:
-                (out / name).write_bytes(data)
+    drawn = session.trusted_grids()
+    if drawn is not None:  # the grids the grader drew from the returned weights
+        (out / "samples.png").write_bytes(drawn.samples_png)
+        (out / "reconstructions.png").write_bytes(drawn.reconstructions_png)
     worker_logs = out / "worker-logs"
     shutil.rmtree(worker_logs, ignore_errors=True)
     shutil.copytree(logs, worker_logs)
@@ -162,15 +162,17 @@ def _extra_data(submission: Submission, config: GradeConfig, session: GradingSes
         "threads": config.threads,
         "budgets_seconds": asdict(config.budgets),
         "submission_problems": submission.problems,
+        "check_inputs": secret_kind(),
     }
     violations = [f"{len(worker.survivors)} process(es) of the {worker.phase} worker outlived the sweep at the end "
                   f"of the phase (pids {worker.survivors[:5]})"
                   for worker in (session.unit_worker, session.training_worker) if worker.survivors]
     if violations:  # never expected: the batch report flags it for staff
         extra["isolation_violations"] = violations
-    if outcome is not None:
-        extra.update(iterations_completed=outcome.iterations, training_seconds=round(outcome.seconds, 2),
-                     diverged_at=outcome.diverged_at, student_reported_bound=outcome.own_bound)
+    if outcome is not None:  # what the worker reported of its run: information, never scored
+        reported = outcome.reported
+        extra.update(reported_iterations=reported.iterations, reported_training_seconds=round(reported.seconds, 2),
+                     reported_diverged_at=reported.diverged_at, student_reported_bound=reported.own_bound)
     return extra
 
 

@@ -157,6 +157,19 @@ def _cut_cells(pixels: np.ndarray, what: str) -> np.ndarray:
     return images.astype(np.float32) / 255.0
 
 
+def encode_grid(images: np.ndarray) -> bytes:
+    """(200, 784) values in [0, 1] -> the PNG bytes of a 10 x 20 grid in the layout ``decode_grid_bytes`` reads
+    (grey, 2 black pixels of padding, values rounded as torchvision's save_image rounds them)."""
+    x = np.clip(np.asarray(images, dtype=np.float64).reshape(GRID_IMAGES, IMAGE_SIDE, IMAGE_SIDE), 0.0, 1.0)
+    cells = np.floor(x * 255 + 0.5).astype(np.uint8).reshape(GRID_ROWS, GRID_COLUMNS, IMAGE_SIDE, IMAGE_SIDE)
+    pixels = np.zeros((GRID_HEIGHT, GRID_WIDTH), np.uint8)  # (302, 602), black padding
+    body = pixels[PADDING:, PADDING:].reshape(GRID_ROWS, CELL, GRID_COLUMNS, CELL)
+    body[:, :IMAGE_SIDE, :, :IMAGE_SIDE] = cells.transpose(0, 2, 1, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def decode_grid(path: Path) -> np.ndarray:
     """Read and decode a grid PNG file: (200, 784) float32 in [0, 1]. Raises GridDecodeError."""
     path = Path(path)

@@ -12,6 +12,7 @@ and writing results.json). A grading therefore ends, with its results written, b
 own timeout kills it, however the submission spends its time.
 """
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,14 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from grader import grids
+from grader.check_inputs import check_seed, grading_secret
 from grader.cpus import whole_cpus
 from grader.feedback import WrongAnswer
+from grader.operations import ANSWERS
 from grader.oracle import reference
 from grader.worker_client import WorkerClient, WorkerFailure, WorkerOptions, WorkerTimeout
 from grader.workspace import DATA_FILE, Workspace
 
 FULL_ITERATIONS = 20_000
 RECONSTRUCTION_IMAGES = 100
+SAMPLE_IMAGES = 200  # 10 rows of 20
 # The reference's training phase for FULL_ITERATIONS iterations, measured by make bench (bench_gradescope)
 # on one full core and in a cgroup shaped like Gradescope's default container (half a CPU).
 REFERENCE_TRAINING_SECONDS_FULL_CPU = 150
@@ -74,28 +79,52 @@ class GradeConfig:
 
 
 @dataclass(frozen=True)
-class TrainingOutcome:
-    weights: dict[str, np.ndarray]
+class ReportedRun:
+    """What the worker says about its own run: shown to the student for information, never scored."""
+
     iterations: int
     seconds: float
     diverged_at: int | None
-    own_bound: dict[str, float] | None
+    last: dict[str, float | None]
+    own_bound: dict[str, float | None] | None
     own_bound_error: str | None
-    samples_png: bytes | None
-    reconstructions_png: bytes | None
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    weights: dict[str, np.ndarray]  # untrusted values; loaded into the grader's own model, never run
+    reported: ReportedRun
+
+
+@dataclass(frozen=True)
+class TrustedGrids:
+    """Images the grader drew itself from the returned weights with its own model code and its own seed."""
+
+    samples: np.ndarray  # (SAMPLE_IMAGES, 784) in {0, 1}: sample_x of the trained model
+    originals: np.ndarray  # (RECONSTRUCTION_IMAGES, 784): the first test images
+    reconstructions: np.ndarray  # (RECONSTRUCTION_IMAGES, 784): decoder probabilities at the encoder's mean
+    samples_png: bytes
+    reconstructions_png: bytes
 
 
 class GradingSession:
-    def __init__(self, config: GradeConfig, workspace: Workspace) -> None:
+    def __init__(self, config: GradeConfig, workspace: Workspace, submission_digest: str = "") -> None:
         self.config = config
         self.workspace = workspace
+        self.submission_digest = submission_digest
         options = WorkerOptions(threads=config.threads, start_seconds=config.budgets.worker_start)
-        self.unit_worker = WorkerClient(workspace, "unit", options)
-        self.training_worker = WorkerClient(workspace, "training", options)
+        self.unit_worker = WorkerClient(workspace, "unit", ANSWERS, options)
+        self.training_worker = WorkerClient(workspace, "training", ANSWERS, options)
         self._training: TrainingOutcome | BaseException | None = None
+        self._model: torch.nn.Module | BaseException | None = None
         self._evaluation: dict[str, float] | BaseException | None = None
+        self._grids: TrustedGrids | BaseException | None = None
         self.started = time.monotonic()
         self._unit_seconds: dict[str, float] = {}  # seconds spent so far in calls on each function
+
+    def check_seed(self, label: str) -> int:
+        """The seed of one check's inputs: unpredictable without the grader's secret, fixed for a submission."""
+        return check_seed(grading_secret(), self.submission_digest, label)
 
     # -- time ------------------------------------------------------------------------------------------
 
@@ -117,9 +146,9 @@ class GradingSession:
         started = time.monotonic()
         try:
             return self.unit_worker.call(op, min(budgets.unit_call, left),
-                                         start_timeout=min(budgets.worker_start, left), **arguments)
-        finally:
-            self._unit_seconds[op] = spent + time.monotonic() - started
+                                         start_timeout=min(budgets.worker_start, self.seconds_left()), **arguments)
+        finally:  # a fresh worker's start (after another function's timeout killed the last one) is not charged
+            self._unit_seconds[op] = spent + time.monotonic() - started - self.unit_worker.last_start_seconds
 
     def close(self) -> None:
         self.unit_worker.close()
@@ -132,6 +161,9 @@ class GradingSession:
     def metrics(self) -> dict[str, float]:
         """The grader's own evaluation, if it ran: nelbo, kl, rec."""
         return dict(self._evaluation) if isinstance(self._evaluation, dict) else {}
+
+    def trusted_grids(self) -> TrustedGrids | None:
+        return self._grids if isinstance(self._grids, TrustedGrids) else None
 
     # -- training (untrusted) ------------------------------------------------------------------------
 
@@ -157,66 +189,110 @@ class GradingSession:
             result = self.training_worker.call(
                 "train", budget, start_timeout=min(budgets.worker_start, budget), data=str(self.config.data_file),
                 iterations=self.config.iterations, seed=self.config.seed, z_dim=self.config.z_dim,
-                reconstructions=RECONSTRUCTION_IMAGES,
             )
         except WorkerTimeout as timeout:
             share = self.config.iterations / FULL_ITERATIONS
             raise WorkerTimeout(
-                f"training {self.config.iterations:,} iterations, evaluating your bound and saving the grids did not "
-                f"finish in the {budget:.0f} s left for it ({timeout.message}); the reference solution needs about "
+                f"training {self.config.iterations:,} iterations did not finish in the {budget:.0f} s left for it "
+                f"({timeout.message}); the reference solution needs about "
                 f"{REFERENCE_TRAINING_SECONDS_FULL_CPU * share:.3g} s for this on a full CPU core and "
                 f"{REFERENCE_TRAINING_SECONDS_HALF_CPU * share:.3g} s on Gradescope's default ½ CPU, so look for "
                 "slow code in negative_elbo_bound or sample_gaussian (Python loops, .item() per element, numpy round "
                 "trips)"
             ) from None
-        weights = result.get("weights")
-        if not isinstance(weights, dict) or not all(isinstance(v, np.ndarray) for v in weights.values()):
-            raise WrongAnswer("training returned no usable weights (model.state_dict() was not a dict of tensors)")
-
-        def number(key: str) -> float:
-            value = result.get(key)
-            return float(value) if isinstance(value, int | float) else math.nan
-
-        def png(key: str) -> bytes | None:
-            value = result.get(key)
-            return value if isinstance(value, bytes) else None
-
-        own = result.get("own_bound")
-        own_bound = {k: float(own[k]) for k in ("nelbo", "kl", "rec")
-                     if isinstance(own, dict) and isinstance(own.get(k), int | float)} or None
-        diverged = result.get("diverged_at")
-        return TrainingOutcome(
-            weights=weights,
-            iterations=int(number("iterations")) if math.isfinite(number("iterations")) else 0,
-            seconds=number("seconds"),
-            diverged_at=diverged if isinstance(diverged, int) else None,
-            own_bound=own_bound,
-            own_bound_error=str(result["own_bound_error"])[:500] if "own_bound_error" in result else None,
-            samples_png=png("samples_png"),
-            reconstructions_png=png("reconstructions_png"),
+        reported = ReportedRun(
+            iterations=result["iterations"], seconds=float(result["seconds"]), diverged_at=result["diverged_at"],
+            last=result["last"], own_bound=result.get("own_bound"), own_bound_error=result.get("own_bound_error"),
         )
+        return TrainingOutcome(weights=result["weights"], reported=reported)
 
-    # -- evaluation (trusted) ------------------------------------------------------------------------
+    # -- the trained model, its evaluation and its grids (trusted) -------------------------------------
+
+    def trained_model(self) -> torch.nn.Module:
+        """The grader's own copy of the provided model holding the returned weights (names and shapes checked)."""
+        if self._model is None:
+            try:
+                model = reference().vae.VAE(z_dim=self.config.z_dim)
+                load_trained_weights(model, self.training().weights)
+                model.eval()
+                self._model = model
+            except (WorkerFailure, WrongAnswer) as error:
+                self._model = error
+        if isinstance(self._model, BaseException):
+            raise self._model
+        return self._model
+
+    def weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.trained_model().state_dict().values())
+
+    @functools.cached_property
+    def _start_model(self) -> torch.nn.Module:
+        """The model the training seed starts from (train.seed_everything, then the constructor), built here."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            return reference().vae.VAE(z_dim=self.config.z_dim).eval()
+
+    def weights_changed(self) -> bool:
+        """Whether training moved the weights from the start the training seed gives."""
+        start, trained = self._start_model.state_dict(), self.trained_model().state_dict()
+        return any(not torch.equal(start[name], trained[name]) for name in start)
+
+    def start_nelbo(self) -> float:
+        """The test NELBO of the untrained start (one pass of the grader's evaluator)."""
+        images = test_images(self.config.data_file)
+        return reference().evaluate.evaluate_bound(self._start_model, images, repeats=1)["nelbo"]
 
     def evaluation(self) -> dict[str, float]:
         if self._evaluation is None:
             try:
-                self._evaluation = self._evaluate(self.training())
+                self._evaluation = self._evaluate()
             except (WorkerFailure, WrongAnswer) as error:
                 self._evaluation = error
         if isinstance(self._evaluation, BaseException):
             raise self._evaluation
         return self._evaluation
 
-    def _evaluate(self, outcome: TrainingOutcome) -> dict[str, float]:
-        ref = reference()
-        model = ref.vae.VAE(z_dim=self.config.z_dim)
-        load_trained_weights(model, outcome.weights)
-        with np.load(self.config.data_file, allow_pickle=False) as arrays:
-            x_test = torch.from_numpy(arrays["x_test_binarized"]).float()  # (10000, 784)
-        if not all(torch.isfinite(p).all() for p in model.parameters()):
+    def _evaluate(self) -> dict[str, float]:
+        model = self.trained_model()
+        if not self.weights_finite():
             return {"nelbo": math.nan, "kl": math.nan, "rec": math.nan}
-        return ref.evaluate.evaluate_bound(model, x_test)
+        return reference().evaluate.evaluate_bound(model, test_images(self.config.data_file))
+
+    def grids(self) -> TrustedGrids:
+        if self._grids is None:
+            try:
+                self._grids = self._draw()
+            except (WorkerFailure, WrongAnswer) as error:
+                self._grids = error
+        if isinstance(self._grids, BaseException):
+            raise self._grids
+        return self._grids
+
+    def _draw(self) -> TrustedGrids:
+        model = self.trained_model()
+        if not self.weights_finite():
+            raise WrongAnswer("The trained weights contain NaN or infinity, so the model draws nothing: the "
+                              "training diverged (see check 4.1).")
+        originals = test_images(self.config.data_file)[:RECONSTRUCTION_IMAGES]  # (100, 784)
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.check_seed("sample grid"))
+            samples = model.sample_x(SAMPLE_IMAGES)  # (200, 784)
+            mean, _ = model.enc(originals)  # (100, z_dim)
+            reconstructions = model.compute_sigmoid_given(mean)  # (100, 784)
+        samples_array, reconstructions_array = samples.numpy(), reconstructions.numpy()
+        return TrustedGrids(
+            samples=samples_array, originals=originals.numpy(), reconstructions=reconstructions_array,
+            samples_png=grids.encode_grid(samples_array),
+            reconstructions_png=grids.encode_grid(
+                grids.reconstruction_grid_images(originals.numpy(), reconstructions_array)),
+        )
+
+
+@functools.cache
+def test_images(data_file: Path) -> torch.Tensor:
+    """The fixed binarized test set: (10000, 784) float32 in {0, 1}."""
+    with np.load(data_file, allow_pickle=False) as arrays:
+        return torch.from_numpy(arrays["x_test_binarized"]).float()
 
 
 def load_trained_weights(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> None:

@@ -14,10 +14,12 @@ import selectors
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader import sandbox, wire
+from grader.answers import Malformed, Shape, validate
 from grader.workspace import DATA_FILE, Workspace
 
 OUTPUT_LIMIT_BYTES = 20_000  # of each of the worker's streams, per start, shown to the student
@@ -104,9 +106,11 @@ class WorkerClient:
     deadline once per check.
     """
 
-    def __init__(self, workspace: Workspace, phase: str, options: WorkerOptions = WorkerOptions()) -> None:
+    def __init__(self, workspace: Workspace, phase: str, answers: Mapping[str, Shape],
+                 options: WorkerOptions = WorkerOptions()) -> None:
         self.workspace = workspace
         self.phase = phase
+        self.answers = answers  # op -> the declared shape of its answer
         self.options = options
         self.launched: sandbox.Launched | None = None
         self.request_fd = self.response_fd = -1
@@ -114,6 +118,7 @@ class WorkerClient:
         self.start_failure: WorkerFailure | None = None
         self.captures: list[OutputCapture] = []
         self.survivors: list[int] = []  # processes that outlived a sweep (never expected)
+        self.last_start_seconds = 0.0  # of the last call: time spent starting a fresh worker before it
 
     def __enter__(self) -> "WorkerClient":
         return self
@@ -173,10 +178,14 @@ class WorkerClient:
         ``timeout`` bounds the call; ``start_timeout`` (default: the options' start_seconds) bounds starting a
         worker and importing the submission first, when no worker is running.
         """
+        if op not in self.answers:
+            raise ValueError(f"operation {op!r} has no declared answer shape")
         if self.start_failure is not None:
             failure = self.start_failure
             raise type(failure)(failure.message, failure.traceback)
+        self.last_start_seconds = 0.0
         if self.launched is None or self.launched.process.poll() is not None:
+            started = time.monotonic()
             self.close()
             self._start()
             try:
@@ -184,6 +193,8 @@ class WorkerClient:
             except (WorkerTimeout, WorkerCrashed, WorkerProtocolError) as failure:
                 self.start_failure = failure
                 raise
+            finally:
+                self.last_start_seconds = time.monotonic() - started
         return self._exchange(op, timeout, arguments)
 
     def _exchange(self, op: str, timeout: float, arguments: dict) -> dict:
@@ -207,7 +218,7 @@ class WorkerClient:
             self.close()
             raise WorkerProtocolError(f"the worker's answer was unreadable ({error})") from None
         try:
-            return unpack(response, op)
+            return unpack(response, op, self.answers[op])
         except WorkerProtocolError:
             self.close()  # a worker that broke the protocol once is out of step: the next call starts afresh
             raise
@@ -243,24 +254,20 @@ def write_before(fd: int, data: bytes, deadline: float) -> None:
             view = view[written:]
 
 
-REQUIRED_RESULT_KEYS = {"sample_gaussian": ("z",), "kl_normal": ("kl",), "negative_elbo_bound": ("returned",),
-                        "train": ("weights",)}
-
-
-def unpack(response: object, op: str = "") -> dict:
-    """The ``result`` of a well-formed answer to ``op``; a WorkerFailure for an error or a malformed answer."""
+def unpack(response: object, op: str = "", shape: Shape | None = None) -> dict:
+    """The ``result`` of a well-formed answer to ``op`` that has its declared ``shape``; a WorkerFailure for an
+    error the worker reported or an answer that breaks the protocol or its shape (the student's outcome)."""
     if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
         raise WorkerProtocolError("the worker's answer did not have the expected form")
     if response["ok"]:
         result = response.get("result")
         if not isinstance(result, dict):
             raise WorkerProtocolError("the worker's answer carried no result")
-        missing = [key for key in REQUIRED_RESULT_KEYS.get(op, ()) if key not in result]
-        if missing:
-            raise WorkerProtocolError(f"the worker's answer to {op} lacked {', '.join(missing)}")
-        problem = malformed_description(result)
-        if problem:
-            raise WorkerProtocolError(f"the worker's answer to {op} was malformed ({problem})")
+        if shape is not None:
+            try:
+                validate(result, shape)
+            except Malformed as malformed:
+                raise WorkerProtocolError(f"the answer to {op} was malformed ({malformed})") from None
         return result
     kind = response.get("kind")
     message = str(response.get("error", ""))[:2000]
@@ -272,31 +279,6 @@ def unpack(response: object, op: str = "") -> dict:
     if kind == "error":
         raise StudentError(message, traceback)
     raise WorkerProtocolError(f"the worker reported a problem: {message}")
-
-
-def malformed_description(value: object, depth: int = 0) -> str:
-    """What is wrong with the value descriptions (dicts with "is_tensor") inside an answer, or ""."""
-    if depth > wire.MAX_JSON_DEPTH:
-        return "nested too deeply"
-    if isinstance(value, list):
-        return next((problem for item in value if (problem := malformed_description(item, depth + 1))), "")
-    if not isinstance(value, dict):
-        return ""
-    if "is_tensor" in value:
-        if not isinstance(value["is_tensor"], bool) or not isinstance(value.get("type", ""), str):
-            return "a value description with the wrong types"
-        if "length" in value and not isinstance(value["length"], int):
-            return "a length that is not a number"
-        if value["is_tensor"]:
-            shape, array = value.get("shape"), value.get("value")
-            if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                                    for n in shape)):
-                return "a tensor shape that is not a list of sizes"
-            if not isinstance(value.get("dtype"), str) or not isinstance(value.get("requires_grad"), bool):
-                return "a tensor description with the wrong types"
-            if not hasattr(array, "shape") or tuple(array.shape) != tuple(shape):
-                return "tensor values that do not match the announced shape"
-    return next((problem for item in value.values() if (problem := malformed_description(item, depth + 1))), "")
 
 
 def describe_exit(code: int | None) -> str:

@@ -10,7 +10,7 @@ from grader.feedback import hint_on_error, preview, wrong
 from grader.oracle import reference
 from grader.session import GradingSession
 
-SEED = 2_311
+SEED_LABEL = "kl_normal"  # inputs from grading.check_seed(SEED_LABEL): see grader/check_inputs.py
 FALLBACK = "compare each term with 0.5 * (log(pv) - log(qv) + qv / pv + (qm - pm)^2 / pv - 1), summed over dim -1."
 TINY_FALLBACK = ("exact at tiny variances means no constant inside the log (log(qv + 1e-6)) and no clamp: the "
                  "variances are already positive; use torch.log(qv) and torch.log(pv) as they are.")
@@ -49,8 +49,8 @@ def check_against_reference(grading: GradingSession, qm: np.ndarray, qv: np.ndar
 @number("2.1")
 def test_closed_form(grading: GradingSession) -> None:
     """kl_normal: matches the closed form on random Gaussians"""
-    qm, qv = gaussians((32, 10), SEED)
-    pm, pv = gaussians((32, 10), SEED + 1)
+    qm, qv = gaussians((32, 10), grading.check_seed(SEED_LABEL))
+    pm, pv = gaussians((32, 10), grading.check_seed(SEED_LABEL) + 1)
     check_against_reference(grading, qm, qv, pm, pv, "kl_normal(qm, qv, pm, pv) with all shapes (32, 10)")
 
 
@@ -58,10 +58,10 @@ def test_closed_form(grading: GradingSession) -> None:
 @number("2.2")
 def test_broadcast_prior(grading: GradingSession) -> None:
     """kl_normal: broadcasts a prior of shape (1,) or (dim,)"""
-    qm, qv = gaussians((32, 10), SEED + 2)
+    qm, qv = gaussians((32, 10), grading.check_seed(SEED_LABEL) + 2)
     check_against_reference(grading, qm, qv, np.zeros(1, np.float32), np.ones(1, np.float32),
                             "kl_normal with the N(0, 1) prior given as pm, pv of shape (1,)")
-    pm, pv = gaussians((10,), SEED + 3)
+    pm, pv = gaussians((10,), grading.check_seed(SEED_LABEL) + 3)
     check_against_reference(grading, qm, qv, pm, pv, "kl_normal with pm, pv of shape (10,)")
 
 
@@ -69,8 +69,8 @@ def test_broadcast_prior(grading: GradingSession) -> None:
 @number("2.3")
 def test_last_dimension_only(grading: GradingSession) -> None:
     """kl_normal: reduces over the last dimension only"""
-    qm, qv = gaussians((3, 5, 7), SEED + 4)
-    pm, pv = gaussians((3, 5, 7), SEED + 5)
+    qm, qv = gaussians((3, 5, 7), grading.check_seed(SEED_LABEL) + 4)
+    pm, pv = gaussians((3, 5, 7), grading.check_seed(SEED_LABEL) + 5)
     check_against_reference(grading, qm, qv, pm, pv, "kl_normal on inputs of shape (3, 5, 7)")
 
 
@@ -78,19 +78,26 @@ def test_last_dimension_only(grading: GradingSession) -> None:
 @number("2.4")
 def test_zero_for_identical(grading: GradingSession) -> None:
     """kl_normal: is zero for identical distributions"""
-    qm, qv = gaussians((16, 6), SEED + 6)
+    qm, qv = gaussians((16, 6), grading.check_seed(SEED_LABEL) + 6)
     result = grading.unit("kl_normal", qm=qm, qv=qv, pm=qm.copy(), pv=qv.copy())
     got = tensor_values(result["kl"], "kl_normal(q, q)", (16,), "torch.float32")
     if not np.allclose(got, 0.0, atol=1e-5):
         raise wrong("KL(q || q) is not zero.", "zeros", preview(got),
                     likely_mistake(got, kl_variants(qm, qv, qm, qv), "the '- 1' term or the log-ratio is off."))
+    pm, pv = gaussians((16, 6), grading.check_seed(SEED_LABEL) + 10)
+    other = tensor_values(grading.unit("kl_normal", qm=qm, qv=qv, pm=pm, pv=pv)["kl"], "kl_normal(q, p)", (16,),
+                          "torch.float32")
+    if np.allclose(other, 0.0, atol=1e-5):  # a KL that is always zero is no evidence of a KL
+        raise wrong("KL(q || p) is zero for different distributions too.", "positive values for q != p",
+                    preview(other), "the function returns zeros whatever its inputs; compute the closed form "
+                    "0.5 * (log(pv) - log(qv) + qv / pv + (qm - pm)^2 / pv - 1), summed over dim -1.")
 
 
 @weight(2)
 @number("2.5")
 def test_tiny_variances(grading: GradingSession) -> None:
     """kl_normal: stays finite and exact for variances of 1e-8"""
-    qm, _ = gaussians((8, 4), SEED + 7)
+    qm, _ = gaussians((8, 4), grading.check_seed(SEED_LABEL) + 7)
     qv = np.full((8, 4), 1e-8, np.float32)
     check_against_reference(grading, qm, qv, np.zeros(1, np.float32), np.ones(1, np.float32),
                             "kl_normal with qv = 1e-8", TINY_FALLBACK)
@@ -102,8 +109,8 @@ def test_tiny_variances(grading: GradingSession) -> None:
 @number("2.6")
 def test_gradients(grading: GradingSession) -> None:
     """kl_normal: gradients with respect to qm and qv are right"""
-    qm, qv = gaussians((12, 5), SEED + 8)
-    pm, pv = gaussians((12, 5), SEED + 9)
+    qm, qv = gaussians((12, 5), grading.check_seed(SEED_LABEL) + 8)
+    pm, pv = gaussians((12, 5), grading.check_seed(SEED_LABEL) + 9)
     result = check_against_reference(grading, qm, qv, pm, pv, "kl_normal")
     if "grad_error" in result:
         raise wrong("kl_normal is not differentiable.", "a result connected to qm and qv", result["grad_error"],

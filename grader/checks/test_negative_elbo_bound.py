@@ -23,7 +23,7 @@ from grader.feedback import hint_on_error, preview, worst_difference, wrong
 from grader.oracle import reference
 from grader.session import GradingSession
 
-SEED = 3_571
+SEED_LABEL = "negative_elbo_bound"  # inputs from grading.check_seed(SEED_LABEL): grader/check_inputs.py
 ENCODER_OUTPUT_SCALE = 25.0  # spreads the encoder's means and variances over the range training reaches
 DECODER_INPUT_SCALE = 3.0  # makes the logits depend strongly on z, so every way of drawing z shows
 DECODER_OUTPUT_SCALE = 5.0  # logits up to about ±15, as a trained decoder's
@@ -157,6 +157,11 @@ def bound_case(z_dim: int, batch: int, seed: int) -> BoundCase:
                      kl_variants, rec_variants, grad_variants)
 
 
+def main_case(grading: GradingSession) -> BoundCase:
+    """The case most checks share: z_dim 10, a batch of 100, this grading's weights, images and noise."""
+    return bound_case(10, 100, grading.check_seed(SEED_LABEL))
+
+
 def run_bound(grading: GradingSession, case: BoundCase, repeats: int = 1) -> tuple[dict, list[np.ndarray]]:
     """The student's (nelbo, kl, rec) on the case, checked to be three finite numeric scalars.
 
@@ -205,11 +210,23 @@ def _kl_weight(nelbo: np.ndarray, kl: np.ndarray, rec: np.ndarray) -> float | No
     return None if np.isclose(w, 1.0, rtol=1e-4) else w
 
 
+def require_a_computed_term(case: BoundCase, kl: np.ndarray, rec: np.ndarray, property_name: str) -> None:
+    """A property of the returned numbers (their sum, their repeatability) is credited only for a bound that
+    computes at least one of its terms: constants would have the property too."""
+    if np.isclose(kl, case.kl, **KL_TOLERANCE) or np.isclose(rec, case.rec, **REC_TOLERANCE):
+        return
+    raise wrong(f"{property_name} holds, but neither kl nor rec matches the reference on this batch (see checks 3.2 "
+                "and 3.3).", "kl or rec computed from the batch, and the property", "both terms differ from the "
+                "reference", "this property earns its points only for a bound that computes at least one of its "
+                "terms; fix kl or rec first.")
+
+
 @weight(2)
 @number("3.1")
 def test_three_scalars(grading: GradingSession) -> None:
     """negative_elbo_bound: returns three scalars with nelbo = kl + rec"""
-    _, (nelbo, kl, rec) = run_bound(grading, bound_case(10, 100, SEED))
+    case = main_case(grading)
+    _, (nelbo, kl, rec) = run_bound(grading, case)
     if not np.isclose(nelbo, kl + rec, rtol=1e-5, atol=1e-3):
         mistake = "nelbo must be the sum kl + rec."
         w = _kl_weight(nelbo, kl, rec)
@@ -219,13 +236,14 @@ def test_three_scalars(grading: GradingSession) -> None:
             mistake = (f"nelbo = {w:.4g} * kl + rec: the KL has weight {w:.4g} in the loss; the negative ELBO "
                        "weights it 1 (no beta, no KL annealing): nelbo = kl + rec.")
         raise wrong("nelbo is not kl + rec.", f"{float(kl + rec):.4f} (kl + rec)", f"{float(nelbo):.4f}", mistake)
+    require_a_computed_term(case, kl, rec, "nelbo = kl + rec")
 
 
 @weight(5)
 @number("3.2")
 def test_kl_term(grading: GradingSession) -> None:
     """negative_elbo_bound: kl matches the reference (analytic, batch mean)"""
-    case = bound_case(10, 100, SEED)
+    case = main_case(grading)
     _, (_, kl, _) = run_bound(grading, case)
     ratio = f"kl is {float(kl) / case.kl:.4g} times the reference; " if case.kl != 0 else ""
     fallback = (f"{ratio}kl = ut.kl_normal(qm, qv, self.z_prior_m, self.z_prior_v).mean(), with no clamp, clip, "
@@ -238,7 +256,7 @@ def test_kl_term(grading: GradingSession) -> None:
 @number("3.3")
 def test_rec_term(grading: GradingSession) -> None:
     """negative_elbo_bound: rec matches the reference (one sample via sample_gaussian, pixels summed)"""
-    case = bound_case(10, 100, SEED)
+    case = main_case(grading)
     result, (_, _, rec) = run_bound(grading, case)
     if np.isclose(rec, case.rec, **REC_TOLERANCE):
         return
@@ -261,7 +279,7 @@ def test_rec_term(grading: GradingSession) -> None:
 @number("3.4")
 def test_gradients(grading: GradingSession) -> None:
     """negative_elbo_bound: gradients of nelbo match the reference, through z into the encoder"""
-    case = bound_case(10, 100, SEED)
+    case = main_case(grading)
     result, (_, kl, rec) = run_bound(grading, case)
     grads = result.get("grads")
     if not isinstance(grads, dict) or not grads:
@@ -302,7 +320,7 @@ def test_gradients(grading: GradingSession) -> None:
 @number("3.5")
 def test_other_sizes(grading: GradingSession) -> None:
     """negative_elbo_bound: works for any batch size and z_dim"""
-    case = bound_case(4, 37, SEED + 1)
+    case = bound_case(4, 37, grading.check_seed(SEED_LABEL) + 1)
     mistake = ("a hard-coded batch size (100) or latent size (10); use x.shape[0], self.z_dim, and "
                "the shapes of qm and qv.")
     with hint_on_error(f"this call had a batch of 37 images and z_dim 4: {mistake}"):
@@ -318,9 +336,15 @@ REPEATED_CALLS = 3
 @number("3.6")
 def test_no_state_between_calls(grading: GradingSession) -> None:
     """negative_elbo_bound: the same batch gives the same bound on every call"""
-    case = bound_case(10, 100, SEED)
+    case = main_case(grading)
     result, first = run_bound(grading, case, repeats=REPEATED_CALLS)
-    for call, terms in enumerate(result.get("repeated_terms", []), start=2):
+    repeated = result.get("repeated_terms")
+    if not isinstance(repeated, list) or len(repeated) != REPEATED_CALLS - 1:
+        raise wrong("The repeated calls returned nothing to compare.", f"{REPEATED_CALLS - 1} more calls answered",
+                    f"{0 if not isinstance(repeated, list) else len(repeated)} answered",
+                    "the grader's worker could not report the repeated calls: was the VAE class or the worker's "
+                    "channel changed?")
+    for call, terms in enumerate(repeated, start=2):
         values = [tensor_values(term, f"call {call} of negative_elbo_bound", None, None).astype(np.float64)
                   .reshape(-1)[:1] for term in terms]
         got, expected = np.concatenate(values), np.concatenate([value.reshape(-1) for value in first])
@@ -331,3 +355,4 @@ def test_no_state_between_calls(grading: GradingSession) -> None:
                         "the bound keeps state between calls (a step counter, a KL weight or annealing schedule "
                         "stored on self, a changing beta): the negative ELBO is kl + rec on every call, with "
                         "weight 1 from the first iteration to the last.")
+    require_a_computed_term(case, first[1], first[2], "The same bound on every call")

@@ -54,16 +54,16 @@ def test_the_reference_with_the_full_training_gets_every_point(tmp_path):
     assert document["extra_data"]["development_run"] is False
     isolation = document["extra_data"]["isolation"]
     assert document["output"].count("OS isolation: ") == 1 and isolation["mode"] in ("bwrap", "setuid", "none")
-    assert document["extra_data"]["iterations_completed"] == FULL_ITERATIONS
+    assert document["extra_data"]["reported_iterations"] == FULL_ITERATIONS
     assert embedded_pngs(tests["5.1"]) == [(out / "samples.png").read_bytes()]
-    assert embedded_pngs(tests["5.4"]) == [(out / "reconstructions.png").read_bytes()]
+    assert embedded_pngs(tests["5.3"]) == [(out / "reconstructions.png").read_bytes()]
 
 
 def test_the_untouched_starter_gets_zero_with_not_implemented_messages(tmp_path):
     document, tests = graded(ASSIGNMENT, tmp_path / "out", GradeConfig(iterations=100, threads=2))
     assert_no_grader_fault(document)
     assert document["score"] == 0
-    assert len(tests) == 22 and {number[0] for number in tests} == set(FUNCTION_OF_SECTION)
+    assert len(tests) == 21 and {number[0] for number in tests} == set(FUNCTION_OF_SECTION)
     for number, test in tests.items():
         assert test["status"] == "failed"
         assert test["output"].startswith(f"[{Outcome.NOT_ATTEMPTED.value}] Not implemented yet"), number
@@ -74,17 +74,20 @@ def test_the_untouched_starter_gets_zero_with_not_implemented_messages(tmp_path)
 
 
 @pytest.mark.slow
-def test_blank_samples_fail_the_sample_checks_and_nothing_else(make_submission, tmp_path):
+def test_the_grids_are_drawn_by_the_grader_whatever_the_submission_draws(make_submission, tmp_path):
     blank = make_submission(edits=[("vae.py", "return self.sample_x_given(self.sample_z(batch))",
                                     "return torch.zeros(batch, 784)")])
-    document, tests = graded(blank, tmp_path / "out", GradeConfig(iterations=300, threads=2))
+    honest_out, blank_out = tmp_path / "honest", tmp_path / "blank"
+    config = GradeConfig(iterations=300, threads=2)
+    graded(make_submission(), honest_out, config)
+    document, tests = graded(blank, blank_out, config)
     assert_no_grader_fault(document)
-    # 4.2 fails too, as 300 iterations are far from the band: only the sample checks are of interest here
-    assert all(tests[n]["status"] == "passed" for n in tests if n[0] in "123" or n == "4.1"), document["output"]
-    assert tests["5.1"]["status"] == "passed"  # a blank grid is still a well-formed grid
-    assert tests["5.2"]["status"] == tests["5.3"]["status"] == "failed"
-    assert "blank" in tests["5.2"]["output"]
-    assert tests["5.4"]["status"] == "passed"  # reconstructions do not use sample_x
+    # the student's sample_x is provided code the grader never calls: the same weights give the same grids
+    assert (blank_out / "samples.png").read_bytes() != b""
+    assert embedded_pngs(tests["5.1"]) == [(blank_out / "samples.png").read_bytes()]
+    assert tests["5.1"]["status"] == "passed" and "ink" in tests["5.1"]["output"]
+    assert (blank_out / "reconstructions.png").read_bytes() == (honest_out / "reconstructions.png").read_bytes()
+    assert document["extra_data"]["metrics"] == validate_results(honest_out / "results.json")["extra_data"]["metrics"]
 
 
 def test_a_syntax_error_gets_every_check_failed_with_the_line(make_submission, tmp_path):
