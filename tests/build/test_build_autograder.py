@@ -14,12 +14,13 @@ from grader.build.autograder import build_autograder
 from tests.conftest import REFERENCE, ROOT, validate_results
 
 DEVELOPMENT_ARGS = ["--iterations", "100", "--threads", "2"]
+SECRET = b"a fixed secret for the tests, 32 bytes or more"
 
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("autograder") / "autograder.zip"
-    build_autograder(out)
+    build_autograder(out, secret=SECRET)
     return out
 
 
@@ -35,20 +36,20 @@ def test_zip_has_gradescope_scripts_at_its_root_and_no_instructor_tools(autograd
     assert "raise NotImplementedError" in starter
 
 
-def test_zip_is_deterministic(autograder_zip, tmp_path):
-    again = tmp_path / "again.zip"
-    build_autograder(again)
+def test_zip_is_deterministic_but_for_its_secret_which_is_fresh_for_every_build(autograder_zip, tmp_path):
+    again, fresh = tmp_path / "again.zip", tmp_path / "fresh.zip"
+    build_autograder(again, secret=SECRET)
     assert again.read_bytes() == autograder_zip.read_bytes()
+    build_autograder(fresh)
+    secrets = [zipfile.ZipFile(path).read("grader/assets/check-inputs.secret") for path in (autograder_zip, fresh)]
+    assert secrets[0] == SECRET and secrets[1] != SECRET and len(secrets[1]) >= 32
 
 
 def comparable(document: dict) -> dict:
-    """results.json without what legitimately differs between two runs (times)."""
-    document = dict(document)
-    document.pop("execution_time")
-    document["extra_data"] = {k: v for k, v in document["extra_data"].items() if k != "training_seconds"}
-    document["output"] = "\n".join(line for line in document["output"].splitlines() if "iterations in" not in line)
-    document["tests"] = [t | {"output": t["output"].split(" iterations in")[0]} for t in document["tests"]]
-    return document
+    """What must agree between the package and the repository's CLI: scores, outcomes and the metrics (the two use
+    different secrets for the checks' inputs, so the figures in the messages differ)."""
+    return {"score": document["score"], "metrics": document["extra_data"]["metrics"],
+            "tests": [(t["number"], t["score"], t["status"], t["extra_data"]) for t in document["tests"]]}
 
 
 @pytest.mark.slow
@@ -72,7 +73,9 @@ def test_run_autograder_in_gradescope_layout_matches_the_cli(autograder_zip, tmp
     assert comparable(gradescope) == comparable(cli)
     unit_tests = [t for t in gradescope["tests"] if t["number"][0] in "123"]
     assert unit_tests and all(t["status"] == "passed" for t in unit_tests)
-    assert json.loads((root / "results" / "results.json").read_text())["extra_data"]["development_run"] is True
+    extra = json.loads((root / "results" / "results.json").read_text())["extra_data"]
+    assert extra["development_run"] is True and extra["check_inputs"] == "package secret"
+    assert cli["extra_data"]["check_inputs"] == "development secret"
 
 
 def test_the_time_limit_is_set_in_run_autograder(tmp_path):
