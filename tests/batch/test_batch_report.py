@@ -24,12 +24,20 @@ FULL = {"iterations": 20_000, "seed": 0, "unit_only": False}
 
 
 def _results(passed: set[str], nelbo: float | None, outputs: dict[str, str] | None = None,
-             fault: bool = False) -> dict:
+             fault: bool = False, kinds: dict[str, tuple[str, str]] | None = None) -> dict:
+    """A results.json as the grader writes it; ``kinds``: check -> (outcome, cause) of a failed check
+    (default: a wrong answer), the per-test extra_data of grader/results.py's to_gradescope."""
+    def extra(number: str) -> dict:
+        outcome, cause = ("passed", "") if number in passed else (kinds or {}).get(number,
+                                                                                  ("wrong_answer", "wrong_answer"))
+        return {"outcome": outcome, "cause": cause}
+
     tests = [{"name": name, "number": number, "score": points if number in passed else 0.0, "max_score": points,
-              "status": "passed" if number in passed else "failed", "output": (outputs or {}).get(number, "")}
+              "status": "passed" if number in passed else "failed", "output": (outputs or {}).get(number, ""),
+              "extra_data": extra(number)}
              for number, name, points in CHECKS]
     tests.append({"name": "[staff] details", "number": "2.1.staff", "score": 0, "max_score": 0, "status": "failed",
-                  "output": "hidden"})
+                  "output": "hidden", "extra_data": {"outcome": "staff_detail", "cause": ""}})
     metrics = {} if nelbo is None else {"nelbo": nelbo, "kl": 20.0, "rec": nelbo - 20.0}
     return {"score": sum(t["score"] for t in tests), "tests": tests,
             "extra_data": {"grader_version": GRADER_VERSION, "grader_fault": fault, "metrics": metrics}}
@@ -71,12 +79,14 @@ def finished_batch(tmp_path) -> tuple[list[ExportedSubmission], Path]:
     _finish(out, people["2"], Status.GRADED, "b" * 64, _results({"1.1"}, band.zero_at_or_above + 500),
             b"\x89PNG\r\n\x1a\n not really a png", 260.0)
     _finish(out, people["3"], Status.GRADER_FAULT, "c" * 64, _results(set(), None, fault=True,
-            outputs={"2.1": "[autograder fault] The autograder itself failed"}), seconds=20.0)
+            outputs={"2.1": "[autograder fault] The autograder itself failed"},
+            kinds={"2.1": ("grader_fault", "grader_fault")}), seconds=20.0)
     _finish(out, people["4"], Status.TIMEOUT, "d" * 64, None, seconds=2400.0)
     _finish(out, people["5"], Status.GRADED, "a" * 64, _results({"1.1", "2.1", "4.2"}, good - 0.5), _grid_png())
     _finish(out, people["6"], Status.GRADED, "e" * 64, _results(set(), None, outputs={
         "1.1": "[timed out] Your code did not finish in time: no answer within 60 s.",
-        "2.1": "[error in your code] Your code raised an error: the worker was ended by signal 9 (SIGKILL)"}))
+        "2.1": "[error in your code] Your code stopped the process: the worker was ended by signal 9 (SIGKILL)"},
+        kinds={"1.1": ("timed_out", "timeout"), "2.1": ("student_error", "crashed")}))
     _finish(out, people["7"], Status.GRADED, starter_digest(), _results(set(), None))
     return list(people.values()), out  # submission_8 has no result at all
 
@@ -108,7 +118,7 @@ def test_csv_has_one_row_per_submission_with_checks_metrics_and_flags(finished_b
     assert "grader fault" in flags["submission_3"] and "2.1 kl_normal" in flags["submission_3"]
     assert "timeout: no result within 2400 s" in flags["submission_4"]
     assert "timeout: in check 1.1: Your code did not finish" in flags["submission_6"]
-    assert "crash: in check 2.1: [error in your code]" in flags["submission_6"]
+    assert "crash: in check 2.1: Your code stopped the process" in flags["submission_6"]
     assert "unchanged starter" in flags["submission_7"]
     assert "not graded" in flags["submission_8"]
     assert "differs from Gradescope: Gradescope shows 38, this grading 38" not in flags["submission_1"]
