@@ -324,7 +324,7 @@ def _run_locked(entries: list[ExportedSubmission], config: BatchConfig, isolatio
             pending.append((entry, value))
         else:
             status = Status.UNUSABLE if action == "unusable" else Status.CRASHED
-            message = f"{value}. {RESUBMIT_ADVICE}" if status is Status.UNUSABLE else value
+            message = f"{value.rstrip('.')}. {RESUBMIT_ADVICE}" if status is Status.UNUSABLE else value
             record = _record(entry, "", config, status, 0.0, message, isolation)
             _write_record_only(record, config.out, log)
             summary.unusable.append(entry.id)

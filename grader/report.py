@@ -430,7 +430,7 @@ def plot_scores(rows: list[Row], max_total: float) -> str:
 
 def _plot_text(text: str) -> str:
     """A label for matplotlib: "$...$" would be parsed as mathematics (and a malformed one fails the drawing)."""
-    return safe_text(text).replace("$", r"\$")
+    return " ".join(safe_text(text).split()).replace("$", r"\$")  # tabs and line breaks: one space
 
 
 def plot_pass_rates(rows: list[Row], columns: list[CheckColumn]) -> str:
