@@ -314,8 +314,9 @@ def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[E
         raise ExportError(f"{label} holds no {METADATA_NAME}, no folder and no .zip: nothing to grade")
     scratch.mkdir(parents=True, exist_ok=True)
     entries = []
+    stems: set[str] = set()
     for name, group in sorted(groups.items()):
-        path, notes = _repack(archive, name, group, scratch)
+        path, notes = _repack(archive, name, group, scratch, _unique_stem(name, stems))
         if name in records:
             entries.append(_from_metadata(name, records[name], path, notes))
         else:
@@ -327,13 +328,28 @@ def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[E
     return entries
 
 
-def _repack(archive: zipfile.ZipFile, name: str, group: list[_Member], scratch: Path) -> tuple[Path, tuple[str, ...]]:
-    """Copy one submission's entries into ``scratch/<id>.zip``; a nested upload .zip is copied as it is."""
-    target = scratch / f"{safe_id(name.removesuffix('.zip'))}.zip"
+def _unique_stem(name: str, used: set[str]) -> str:
+    """The scratch file name of one group: its id, made unique ("Ann B/" and "Ann_B/" both clean to "Ann_B")."""
+    stem = base = safe_id(name.removesuffix(".zip"))
+    count = 1
+    while stem in used:
+        count += 1
+        stem = f"{base}-{count}"
+    used.add(stem)
+    return stem
+
+
+def _repack(archive: zipfile.ZipFile, name: str, group: list[_Member], scratch: Path,
+            stem: str) -> tuple[Path, tuple[str, ...]]:
+    """Copy one submission's entries into ``scratch/<stem>.zip``; a nested upload .zip is copied as it is.
+
+    ``stem`` is unique within the export: two groups never share a file, so no upload is graded as another's.
+    """
+    target = scratch / f"{stem}.zip"
     notes = []
     if len(group) == 1 and len(group[0].parts) == 1:  # a plain folder's upload.zip
         info = group[0].info
-        target = scratch / f"{safe_id(name.removesuffix('.zip'))}.upload.zip"
+        target = scratch / f"{stem}.upload.zip"
         target.unlink(missing_ok=True)  # nothing left from an earlier run is graded by mistake
         if group[0].refusal:
             return target, (group[0].refusal,)

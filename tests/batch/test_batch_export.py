@@ -209,3 +209,16 @@ def test_an_export_zip_with_a_name_that_is_not_utf8_says_what_to_do(tmp_path):
 def test_a_score_that_is_not_a_number_is_no_score(tmp_path, score):
     records = parse_metadata(f"submission_1:\n  :submitters: []\n  :score: {score}\n")
     assert export._from_metadata("submission_1", records["submission_1"], tmp_path).gradescope_score is None
+
+
+def test_two_uploads_whose_names_clean_to_the_same_id_are_kept_apart(tmp_path):
+    archive_path = tmp_path / "uploads.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Ann B/utils.py", "ann = 1\n")
+        archive.writestr("Ann_B/utils.py", "someone_else = 1\n")
+        archive.writestr("Ann?B.zip", b"not read here")
+    entries = read_input(archive_path, tmp_path / "scratch")
+    assert [e.id for e in entries] == ["Ann_B", "Ann_B-2", "Ann_B-3"]
+    assert len({e.path for e in entries}) == 3  # each its own repacked file
+    graded = [load_submission(e.path).files.get("utils.py") for e in entries]
+    assert sorted(graded, key=str) == sorted([b"ann = 1\n", b"someone_else = 1\n", None], key=str)
