@@ -26,6 +26,7 @@ import io
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -672,19 +673,28 @@ def _summary(rows: list[Row], out: Path) -> str:
     return '<ul class="meta">' + "".join(f"<li>{_escape(line)}</li>" for line in lines) + "</ul>"
 
 
+def _figure(key: str, title: str, draw: Callable[[], str]) -> str:
+    """One plot of the page; a plot that cannot be drawn (values no grading writes) is a line saying so."""
+    identifier, css = key.split()[0], " ".join(key.split()[1:])
+    try:
+        uri = draw()
+    except Exception as error:  # e.g. a results.json rewritten with absurd numbers: the rest of the page stands
+        return f'<figure id="{identifier}" class="{css}"><p>{_escape(title)}: not drawn ({_escape(error)})</p></figure>'
+    return f'<figure id="{identifier}" class="{css}"><img src="{uri}" alt="{_escape(title)}"></figure>'
+
+
 def render_html(rows: list[Row], out: Path) -> str:
     columns = check_columns(rows)
     band = load_band()
     max_total = sum(column.max_score for column in columns)
     development = next((row.run_kind for row in rows if row.run_kind.startswith("development")), "")
     trained = any(row.metric("nelbo") is not None for row in rows)
-    plots = [("plot-scores", "Score histogram", plot_scores(rows, max_total)),
-             ("plot-runtimes", "Grading time", plot_runtimes(rows)),
-             ("plot-pass-rates span", "Pass rate per check", plot_pass_rates(rows, columns))]
+    plots = [("plot-scores", "Score histogram", lambda: plot_scores(rows, max_total)),
+             ("plot-runtimes", "Grading time", lambda: plot_runtimes(rows)),
+             ("plot-pass-rates span", "Pass rate per check", lambda: plot_pass_rates(rows, columns))]
     if trained:
-        plots.append(("plot-nelbo span", "NELBO against the band", plot_nelbo(rows, band, development)))
-    figures = "".join(f'<figure id="{key.split()[0]}" class="{" ".join(key.split()[1:])}">'
-                      f'<img src="{uri}" alt="{_escape(title)}"></figure>' for key, title, uri in plots)
+        plots.append(("plot-nelbo span", "NELBO against the band", lambda: plot_nelbo(rows, band, development)))
+    figures = "".join(_figure(key, title, draw) for key, title, draw in plots)
     no_nelbo = "" if trained else "<p>No NELBO distribution: no submission was trained in this batch.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>VAE homework: batch grading report</title>

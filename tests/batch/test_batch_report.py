@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader import GRADER_VERSION
+from grader import GRADER_VERSION, report
 from grader.batch import RECORD_NAME, Record, Status, submission_dir
 from grader.export import ExportedSubmission, Submitter
 from grader.report import load_rows, safe_grid_uri, starter_digest, write_report
@@ -307,7 +307,7 @@ def test_isolation_off_is_flagged_on_the_row_in_the_csv_and_on_the_page(tmp_path
 def test_hostile_files_and_fields_in_a_submission_folder_never_stop_the_report(tmp_path):
     """What student code could leave where the grader writes, in mode none: links, a FIFO, wrong types."""
     out = tmp_path / "report"
-    entries = [_person(str(key), f"Student {key}") for key in range(1, 7)]
+    entries = [_person(str(key), f"Student {key}") for key in range(1, 8)]
     secret = tmp_path / "elsewhere.json"  # another file of the TA's: never read through a link
     secret.write_text(json.dumps(_results({"1.1", "2.1", "4.2"}, 90.0)))
     _finish(out, entries[0], Status.GRADED, "a" * 64, None)
@@ -332,6 +332,11 @@ def test_hostile_files_and_fields_in_a_submission_folder_never_stop_the_report(t
     record_path = submission_dir(out, entries[4].id) / RECORD_NAME
     record_path.write_text(json.dumps({**json.loads(record_path.read_text()), "seconds": float("nan")}))
     _finish(out, entries[5], Status.GRADED, "f" * 64, _results({"1.1"}, 95.0))
+    absurd = _results({"1.1", "2.1"}, 1e308)
+    for test in absurd["tests"][:2]:
+        test.update(score=1e308, max_score=1e308)  # their sum overflows to infinity
+    absurd["score"] = 1e308
+    _finish(out, entries[6], Status.GRADED, "0" * 64, absurd)
 
     paths = write_report(entries, out)
     rows = {row["submission_id"]: row for row in csv.DictReader(paths.csv.open(encoding="utf-8"))}
@@ -342,3 +347,15 @@ def test_hostile_files_and_fields_in_a_submission_folder_never_stop_the_report(t
     assert rows["submission_6"]["total"] == "3" and rows["submission_6"]["nelbo"] == "95"
     page = paths.html.read_text(encoding="utf-8")
     assert "samples of submission_1" not in page  # the linked picture was not embedded either
+
+
+def test_a_plot_that_cannot_be_drawn_leaves_the_rest_of_the_page(finished_batch, monkeypatch):
+    entries, out = finished_batch
+
+    def overflowing(rows):
+        raise ValueError("autodetected range of [nan, inf] is not finite")
+
+    monkeypatch.setattr(report, "plot_runtimes", overflowing)
+    page = write_report(entries, out).html.read_text(encoding="utf-8")
+    assert "Grading time: not drawn (autodetected range of [nan, inf] is not finite)" in page
+    assert 'id="plot-scores"' in page and '<table id="scores"' in page
