@@ -178,7 +178,7 @@ class Row:
     @property
     def checks(self) -> list[dict]:
         """The tests that are checks (not the staff-only details entries)."""
-        return [t for t in self.tests if not test_number(t).endswith(STAFF_SUFFIX)]
+        return [t for t in self.tests if not check_number(t).endswith(STAFF_SUFFIX)]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,8 @@ def finite(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def test_number(test: dict) -> str:
+def check_number(test: dict) -> str:
+    """A test's number ("2.1") as text, whatever results.json holds there."""
     return safe_text(test.get("number", ""))
 
 
@@ -224,7 +225,7 @@ def load_rows(entries: list[ExportedSubmission], out: Path) -> list[Row]:
         for test in row.checks:
             max_score, score = finite(test.get("max_score")), finite(test.get("score"))
             if max_score is not None and max_score > 0:
-                number = test_number(test)
+                number = check_number(test)
                 row.scores[number] = score if score is not None else 0.0
                 row.passed[number] = test.get("status") == "passed"
         rows.append(row)
@@ -236,7 +237,7 @@ def check_columns(rows: list[Row]) -> list[CheckColumn]:
     columns: dict[str, CheckColumn] = {}
     for row in rows:
         for test in row.checks:
-            number, max_score = test_number(test), finite(test.get("max_score"))
+            number, max_score = check_number(test), finite(test.get("max_score"))
             if number in row.scores and number not in columns and max_score is not None:
                 columns[number] = CheckColumn(number, safe_text(test.get("name", "")), max_score)
     return sorted(columns.values(), key=lambda c: _check_order(c.number))
@@ -296,7 +297,7 @@ def _check_flags(row: Row) -> tuple[list[Flag], list[str]]:
         if not isinstance(data, dict):  # an older grader's results.json: no per-check flags
             continue
         outcome, cause = data.get("outcome"), data.get("cause")
-        number = test_number(test)
+        number = check_number(test)
         output = safe_text(test.get("output", ""))
         output = output.removeprefix(_outcome_prefix(outcome)) if isinstance(outcome, str) else output
         for kind in {OUTCOME_FLAGS.get(outcome, "") if isinstance(outcome, str) else "",

@@ -303,6 +303,7 @@ def test_isolation_off_is_flagged_on_the_row_in_the_csv_and_on_the_page(tmp_path
     assert "isolation: bwrap (1), none (1)" in page and "1 submission(s) were graded with NO OS isolation" in page
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # matplotlib, on 1e308
 @pytest.mark.timeout(120)  # the FIFO: a report that opens it blocks, and fails here instead of hanging
 def test_hostile_files_and_fields_in_a_submission_folder_never_stop_the_report(tmp_path):
     """What student code could leave where the grader writes, in mode none: links, a FIFO, wrong types."""
