@@ -3,6 +3,7 @@
     python -m grader grade SUBMISSION [--out DIR] [--iterations N] [--seed S] [--threads T] [--unit-only]
                                       [--time-limit SECONDS]
     python -m grader batch INPUT [--out DIR] [--jobs K] [--iterations N] [--unit-only] [--timeout S]
+                                 [--retry-failed] [--allow-no-isolation]
 
 A results.json is written in every outcome: if even the grader's own modules fail to import (a broken
 installation), a grader-fault result is written with the standard library alone.
@@ -50,12 +51,17 @@ def _stop_like_ctrl_c(_signum: int, _frame: object) -> None:
 
 
 def batch_command(args: argparse.Namespace) -> int:
-    from grader.batch import INPUTS_DIR, BatchBusy, BatchConfig, run_batch
+    from grader.batch import INPUTS_DIR, BatchConfig, BatchRefused, check_isolation, run_batch
     from grader.export import ExportError, read_input
     from grader.report import write_report
 
     if (args.jobs is not None and args.jobs < 1) or args.timeout <= 0:
         print("--jobs and --timeout must be positive", file=sys.stderr)
+        return 2
+    try:  # before anything is read or written: without isolation, nothing happens unless the TA said so
+        check_isolation(args.allow_no_isolation)
+    except BatchRefused as refusal:
+        print(refusal, file=sys.stderr)
         return 2
     try:
         entries = read_input(args.input, args.out / INPUTS_DIR)
@@ -64,17 +70,18 @@ def batch_command(args: argparse.Namespace) -> int:
         return 2
     config = BatchConfig(out=args.out, jobs=args.jobs, iterations=args.iterations, seed=args.seed,
                          unit_only=args.unit_only, timeout_seconds=args.timeout, retry_failed=args.retry_failed,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, allow_no_isolation=args.allow_no_isolation)
     previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # a kill also ends the running gradings
     try:
         summary = run_batch(entries, config)
-    except BatchBusy as error:
+    except BatchRefused as error:  # another batch holds the folder, or the isolation changed since the check
         print(error, file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
     paths = write_report(entries, args.out)
-    print(f"graded {len(summary.graded)}, kept {len(summary.skipped)} finished results, in "
+    unusable = f", {len(summary.unusable)} with nothing to grade (see their status)" if summary.unusable else ""
+    print(f"graded {len(summary.graded)}, kept {len(summary.skipped)} finished results{unusable}, in "
           f"{summary.wall_seconds:.0f} s; wrote {paths.csv} and {paths.html}")
     return 130 if summary.interrupted else 0
 
@@ -110,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch_parser.add_argument("--retry-failed", action="store_true",
                               help="grade again the submissions whose last grading timed out, crashed or faulted")
     batch_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch_parser.add_argument("--allow-no-isolation", action="store_true",
+                              help="grade even without OS isolation (not run as root: sandbox mode none), where a "
+                                   "process of student code that detaches can outlive its grading and touch your "
+                                   "files; without this flag the batch refuses to run in that mode")
     batch_parser.set_defaults(run=batch_command)
     return parser
 

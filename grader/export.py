@@ -17,9 +17,12 @@ grader then reads like any upload.
 """
 
 import datetime
+import lzma
+import math
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -30,10 +33,30 @@ MAX_ENTRY_BYTES = 16 * 2**20  # one file of an upload; the grader itself takes a
 MAX_METADATA_BYTES = 256 * 2**20  # a whole class's metadata, previous results included
 SKIPPED_NAMES = ("__MACOSX", ".DS_Store")
 SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # C0 controls but \t \n \r; surrogates
+REPLACEMENT = "\ufffd"
+# What reading one zip entry can raise besides OSError, whatever the archive declares: a corrupt deflate, bzip2 or
+# LZMA stream, a CRC mismatch, an encrypted entry, an unknown compression method, a stream cut short.
+ENTRY_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError, NotImplementedError,
+                ValueError)
 
 
 class ExportError(Exception):
     """The input cannot be read as an export or a folder of uploads; the message says what to do."""
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that any file, terminal, CSV reader or browser accepts.
+
+    Text here comes from submissions and metadata: a lone surrogate (an exception message, a file name that
+    is not UTF-8) makes an UTF-8 file unwritable, and control characters break CSV readers and HTML. Each
+    becomes U+FFFD. The one helper for everything the batch writes as CSV, HTML or a log line.
+    """
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # a str() that fails: an object from a hostile document, never expected from plain data
+        return REPLACEMENT
+    return UNSAFE_CHARACTERS.sub(REPLACEMENT, text)
 
 
 @dataclass(frozen=True)
@@ -86,8 +109,9 @@ def parse_metadata(text: str) -> dict[str, dict]:
     """``submission_<id>`` -> its record with the Ruby symbols' colons taken off the keys."""
     try:
         document = yaml.load(text, Loader=_MetadataLoader)  # a SafeLoader: plain data only
-    except yaml.YAMLError as error:
-        raise ExportError(f"{METADATA_NAME} is not valid YAML ({error}); download the export again") from None
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:  # a date out of range, nesting, ...
+        raise ExportError(f"{METADATA_NAME} is not valid YAML ({safe_text(error)}); download the export "
+                          "again") from None
     if not isinstance(document, dict):
         raise ExportError(f"{METADATA_NAME} should map submission_<id> to its record; found a "
                           f"{type(document).__name__}. Is this the file from Gradescope's Export Submissions?")
@@ -116,12 +140,11 @@ def _score(value: object) -> float | None:
     """A score as YAML gives it: a number, a string, or Ruby's BigDecimal dump ``"18:0.885e2"``."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(str(value).rsplit(":", 1)[-1])
-    except ValueError:
+        score = float(value) if isinstance(value, int | float) else float(str(value).rsplit(":", 1)[-1])
+    except (ValueError, OverflowError):
         return None
+    return score if math.isfinite(score) else None  # "nan" and "1e999" parse as floats but are no score
 
 
 def _submitters(record: dict, key: str) -> tuple[Submitter, ...]:
@@ -252,10 +275,20 @@ def _strip_common_top(members: list[_Member]) -> list[_Member]:
 
 def _read_zip(source: Path, scratch: Path) -> list[ExportedSubmission]:
     try:
-        with zipfile.ZipFile(source) as archive:
+        archive = zipfile.ZipFile(source)
+    except UnicodeDecodeError:
+        raise ExportError(f"{source} has an entry whose name is marked UTF-8 but is not; Python's zip reader "
+                          "refuses the whole archive. Unzip it with another tool (e.g. `unzip` or 7-Zip) and give "
+                          "the folder instead") from None
+    except ENTRY_ERRORS as error:
+        raise ExportError(f"{source} could not be read as a .zip ({safe_text(error)}); download the export "
+                          "again") from None
+    with archive:
+        try:
             return _read_archive(archive, source.name, scratch)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ExportError(f"{source} could not be read as a .zip ({error}); download the export again") from None
+        except ENTRY_ERRORS as error:  # the archive's own structure (a submission's bad entry is only noted)
+            raise ExportError(f"{source} could not be read as a .zip ({type(error).__name__}: {safe_text(error)}); "
+                              "download the export again") from None
 
 
 def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[ExportedSubmission]:
@@ -265,7 +298,12 @@ def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[E
     if metadata is not None:
         if metadata.info.file_size > MAX_METADATA_BYTES:
             raise ExportError(f"{METADATA_NAME} in {label} is larger than {MAX_METADATA_BYTES:,} bytes")
-        records = parse_metadata(archive.read(metadata.info).decode("utf-8", errors="replace"))
+        try:
+            data = archive.read(metadata.info)
+        except ENTRY_ERRORS as error:
+            raise ExportError(f"{METADATA_NAME} in {label} could not be read ({type(error).__name__}: "
+                              f"{safe_text(error)}); download the export again") from None
+        records = parse_metadata(data.decode("utf-8", errors="replace"))
     groups: dict[str, list[_Member]] = {}
     for member in members:
         if member.parts[0] == "..":  # refused, and belongs to no submission
@@ -276,8 +314,9 @@ def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[E
         raise ExportError(f"{label} holds no {METADATA_NAME}, no folder and no .zip: nothing to grade")
     scratch.mkdir(parents=True, exist_ok=True)
     entries = []
+    stems: set[str] = set()
     for name, group in sorted(groups.items()):
-        path, notes = _repack(archive, name, group, scratch)
+        path, notes = _repack(archive, name, group, scratch, _unique_stem(name, stems))
         if name in records:
             entries.append(_from_metadata(name, records[name], path, notes))
         else:
@@ -289,17 +328,34 @@ def _read_archive(archive: zipfile.ZipFile, label: str, scratch: Path) -> list[E
     return entries
 
 
-def _repack(archive: zipfile.ZipFile, name: str, group: list[_Member], scratch: Path) -> tuple[Path, tuple[str, ...]]:
-    """Copy one submission's entries into ``scratch/<id>.zip``; a nested upload .zip is copied as it is."""
-    target = scratch / f"{safe_id(name.removesuffix('.zip'))}.zip"
+def _unique_stem(name: str, used: set[str]) -> str:
+    """The scratch file name of one group: its id, made unique ("Ann B/" and "Ann_B/" both clean to "Ann_B")."""
+    stem = base = safe_id(name.removesuffix(".zip"))
+    count = 1
+    while stem in used:
+        count += 1
+        stem = f"{base}-{count}"
+    used.add(stem)
+    return stem
+
+
+def _repack(archive: zipfile.ZipFile, name: str, group: list[_Member], scratch: Path,
+            stem: str) -> tuple[Path, tuple[str, ...]]:
+    """Copy one submission's entries into ``scratch/<stem>.zip``; a nested upload .zip is copied as it is.
+
+    ``stem`` is unique within the export: two groups never share a file, so no upload is graded as another's.
+    """
+    target = scratch / f"{stem}.zip"
     notes = []
     if len(group) == 1 and len(group[0].parts) == 1:  # a plain folder's upload.zip
         info = group[0].info
-        target = scratch / f"{safe_id(name.removesuffix('.zip'))}.upload.zip"
+        target = scratch / f"{stem}.upload.zip"
         target.unlink(missing_ok=True)  # nothing left from an earlier run is graded by mistake
-        data = None if group[0].refusal else _read_capped(archive, info)
+        if group[0].refusal:
+            return target, (group[0].refusal,)
+        data, problem = _read_entry(archive, info, name)
         if data is None:
-            return target, (group[0].refusal or f"{name} is over the {MAX_ENTRY_BYTES:,}-byte cap; not read",)
+            return target, (problem,)
         partial = target.with_name(f".{target.name}.partial")
         partial.write_bytes(data)
         partial.replace(target)  # a reader never sees half a file
@@ -312,13 +368,25 @@ def _repack(archive: zipfile.ZipFile, name: str, group: list[_Member], scratch: 
             if member.refusal:
                 notes.append(member.refusal)
                 continue
-            data = _read_capped(archive, info)
+            data, problem = _read_entry(archive, info, inner)
             if data is None:
-                notes.append(f"{inner} is over the {MAX_ENTRY_BYTES:,}-byte cap; not read")
+                notes.append(problem)
                 continue
             repacked.writestr(inner, data)
     partial.replace(target)
     return target, tuple(notes)
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> tuple[bytes | None, str]:
+    """The entry's bytes, or None and why not: one student's unreadable entry never stops the export."""
+    try:
+        data = _read_capped(archive, info)
+    except ENTRY_ERRORS as error:
+        return None, (f"{label} could not be read from the export ({type(error).__name__}: {safe_text(error)}); "
+                      "not copied")
+    if data is None:
+        return None, f"{label} is over the {MAX_ENTRY_BYTES:,}-byte cap; not read"
+    return data, ""
 
 
 def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:

@@ -5,9 +5,17 @@ grader's ``results.json``), so a resumed batch reports every submission, not onl
 
 The page is one self-contained file: the plots (matplotlib, Agg) and the sample grids are embedded as
 base64 PNG data URIs, and a few lines of inline JavaScript sort the table and count broken images
-(``<body data-broken-images="N">``, for the browser test). Everything that comes from a submission
-(names, messages, file contents) is escaped; the sample grids, written by student code, are decoded
-with caps and re-encoded before they are embedded.
+(``<body data-broken-images="N">``, for the browser test).
+
+Everything read from a submission's folder or from the metadata is untrusted (student code wrote parts of
+it, and in sandbox mode none could have rewritten all of it): files are read with caps and without
+following links, every field is type-checked, every text passes ``safe_text`` (no lone surrogate or control
+character can make a file unwritable), is HTML-escaped in the page and, in the CSV, neutralised when a
+spreadsheet would run it as a formula (``csv_text``). The sample grids are decoded with caps and re-encoded.
+
+Flags come from data only: the record's status, each test's ``extra_data.outcome``/``cause``, and the results'
+``extra_data`` (``grader_fault``, ``isolation``, ``isolation_violations``, ``submission_problems``), never
+from words in a message, which a student's own text can contain.
 """
 
 import base64
@@ -15,10 +23,10 @@ import csv
 import datetime
 import html
 import io
-import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +35,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
-from grader.batch import RUN_NAME, Record, Status, read_record, submission_dir
-from grader.export import ExportedSubmission
+from grader.batch import (
+    MAX_RECORD_BYTES,
+    MAX_RESULTS_BYTES,
+    RUN_NAME,
+    Record,
+    Status,
+    read_json_document,
+    read_record,
+    read_small_file,
+    submission_dir,
+)
+from grader.export import ExportedSubmission, safe_text
 from grader.grade import RESULTS_NAME
+from grader.results import Outcome
 from grader.scoring import NelboBand, load_band
 from grader.session import FULL_ITERATIONS
 from grader.submission import EXPECTED_FILES, Submission
@@ -43,11 +62,15 @@ MAX_GRID_SIDE = 2_000  # pixels; the grader's grids are 602 x 302
 PLOT_DPI = 100
 SCORE_TOLERANCE = 0.01  # points: a difference with Gradescope's score below this is rounding
 NELBO_OVERFLOW_WIDTHS = 20  # NELBOs past the band by more than this many band widths are drawn at the edge
-TIMED_OUT_PREFIX = "[timed out]"
-CRASH_MARKERS = ("was ended by signal", "worker process exited", "stopped answering")
-ISOLATION_MARKERS = ("isolation", "sandbox", "grader's channel", "replaced built-in functions")
-UPLOAD_MARKERS = ("was refused", "points outside the archive")
 NOT_GRADED = "not graded"
+NO_ISOLATION = "none"  # the sandbox mode without OS isolation
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP: what makes a spreadsheet read a cell as a formula
+FLAG_DETAIL_CHARS = 300
+# Per-check flags, from each test's extra_data (grader/results.py to_gradescope; grader/collector.py classify).
+OUTCOME_FLAGS = {"timed_out": "timeout"}
+CAUSE_FLAGS = {"crashed": "crash", "protocol": "isolation"}  # "protocol": the worker broke the grader's channel
+GRADER_FAULT_OUTCOME = "grader_fault"
+STAFF_SUFFIX = ".staff"
 
 
 @dataclass(frozen=True)
@@ -81,19 +104,36 @@ class Row:
         return self.record.status if self.record else NOT_GRADED
 
     @property
+    def message(self) -> str:
+        """What the batch says about this grading (why it failed, what to do); "" for a normal grading."""
+        return self.record.message if self.record else ""
+
+    @property
     def extra(self) -> dict:
         extra = (self.results or {}).get("extra_data")
         return extra if isinstance(extra, dict) else {}
 
     @property
     def total(self) -> float | None:
-        score = (self.results or {}).get("score")
-        return float(score) if isinstance(score, int | float) else None
+        return finite((self.results or {}).get("score"))
 
     def metric(self, name: str) -> float | None:
         metrics = self.extra.get("metrics")
-        value = metrics.get(name) if isinstance(metrics, dict) else None
-        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+        return finite(metrics.get(name)) if isinstance(metrics, dict) else None
+
+    @property
+    def isolation_data(self) -> dict:
+        isolation = self.extra.get("isolation")
+        return isolation if isinstance(isolation, dict) else {}
+
+    @property
+    def isolation(self) -> str:
+        """The sandbox mode this grading ran in; "none" if either the record or the results say so."""
+        mode = self.isolation_data.get("mode")
+        modes = {mode if isinstance(mode, str) else "", self.record.isolation if self.record else ""} - {""}
+        if NO_ISOLATION in modes or self.isolation_data.get("os_isolation") is False:
+            return NO_ISOLATION
+        return safe_text(", ".join(sorted(modes)))
 
     @property
     def seconds(self) -> float | None:
@@ -106,7 +146,7 @@ class Row:
     @property
     def grader_version(self) -> str:
         version = self.extra.get("grader_version") or (self.record.grader_version if self.record else "")
-        return str(version)
+        return safe_text(version)
 
     @property
     def run_kind(self) -> str:
@@ -135,6 +175,11 @@ class Row:
         tests = (self.results or {}).get("tests")
         return [t for t in tests if isinstance(t, dict)] if isinstance(tests, list) else []
 
+    @property
+    def checks(self) -> list[dict]:
+        """The tests that are checks (not the staff-only details entries)."""
+        return [t for t in self.tests if not check_number(t).endswith(STAFF_SUFFIX)]
+
 
 @dataclass(frozen=True)
 class ReportPaths:
@@ -142,25 +187,46 @@ class ReportPaths:
     html: Path
 
 
+def finite(value: object) -> float | None:
+    """A JSON number that is a real number (not a boolean, NaN or infinity), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_number(test: dict) -> str:
+    """A test's number ("2.1") as text, whatever results.json holds there."""
+    return safe_text(test.get("number", ""))
+
+
+def _check_order(number: str) -> list[int]:
+    """"4.10" after "4.9"; a part that is not a short decimal number sorts first."""
+    return [int(part) if part.isascii() and part.isdecimal() and len(part) < 10 else 0 for part in number.split(".")]
+
+
+def _read_results(folder: Path) -> dict | None:
+    try:
+        loaded = read_json_document(folder / RESULTS_NAME, MAX_RESULTS_BYTES)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def load_rows(entries: list[ExportedSubmission], out: Path) -> list[Row]:
     rows = []
     for entry in entries:
         folder = submission_dir(out, entry.id)
         record = read_record(folder)
-        results = None
-        if record is not None:
-            try:
-                loaded = json.loads((folder / RESULTS_NAME).read_text())
-                results = loaded if isinstance(loaded, dict) else None
-            except (OSError, ValueError):
-                results = None
-        row = Row(entry, record, results)
-        for test in row.tests:
-            number = str(test.get("number", ""))
-            if number.endswith(".staff") or not isinstance(test.get("max_score"), int | float):
-                continue
-            if test["max_score"] > 0:
-                row.scores[number] = float(test.get("score") or 0.0)
+        row = Row(entry, record, _read_results(folder) if record is not None else None)
+        for test in row.checks:
+            max_score, score = finite(test.get("max_score")), finite(test.get("score"))
+            if max_score is not None and max_score > 0:
+                number = check_number(test)
+                row.scores[number] = score if score is not None else 0.0
                 row.passed[number] = test.get("status") == "passed"
         rows.append(row)
     _flag(rows)
@@ -170,19 +236,19 @@ def load_rows(entries: list[ExportedSubmission], out: Path) -> list[Row]:
 def check_columns(rows: list[Row]) -> list[CheckColumn]:
     columns: dict[str, CheckColumn] = {}
     for row in rows:
-        for test in row.tests:
-            number = str(test.get("number", ""))
-            max_score = test.get("max_score")
-            if number in row.scores and number not in columns and isinstance(max_score, int | float):
-                columns[number] = CheckColumn(number, str(test.get("name", "")), float(max_score))
-    return sorted(columns.values(), key=lambda c: [int(p) if p.isdigit() else 0 for p in c.number.split(".")])
+        for test in row.checks:
+            number, max_score = check_number(test), finite(test.get("max_score"))
+            if number in row.scores and number not in columns and max_score is not None:
+                columns[number] = CheckColumn(number, safe_text(test.get("name", "")), max_score)
+    return sorted(columns.values(), key=lambda c: _check_order(c.number))
 
 
 # ---- flags ---------------------------------------------------------------------------------------------
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0][:200] if text.strip() else ""
+def _first_line(text: object) -> str:
+    text = safe_text(text).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def starter_digest(source: Path = PROVIDED_SOURCE) -> str:
@@ -193,7 +259,10 @@ def starter_digest(source: Path = PROVIDED_SOURCE) -> str:
 def _flag(rows: list[Row]) -> None:
     band = load_band()
     for row in rows:
-        row.flags.extend(_row_flags(row, band))
+        try:
+            row.flags.extend(_row_flags(row, band))
+        except Exception as error:  # a result this report cannot read: said on its row, the others are reported
+            row.flags.append(Flag("unreadable result", safe_text(f"{type(error).__name__}: {error}")))
     starter = starter_digest()
     empty = Submission().digest
     by_digest: dict[str, list[Row]] = defaultdict(list)
@@ -213,43 +282,68 @@ def _flag(rows: list[Row]) -> None:
                 row.flags.append(Flag("identical files", f"same utils.py and vae.py as {others}"))
 
 
+def _outcome_prefix(outcome: str) -> str:
+    """The "[timed out] " that to_gradescope puts before a failed check's message: taken off for display."""
+    known = {member.key: member.value for member in Outcome}
+    return f"[{known[outcome]}] " if outcome in known else ""
+
+
+def _check_flags(row: Row) -> tuple[list[Flag], list[str]]:
+    """Flags from each check's extra_data (outcome, cause), and the checks the grader says it failed in."""
+    in_checks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # kind -> [(check, its message)]
+    faults = []
+    for test in row.checks:
+        data = test.get("extra_data")
+        if not isinstance(data, dict):  # an older grader's results.json: no per-check flags
+            continue
+        outcome, cause = data.get("outcome"), data.get("cause")
+        number = check_number(test)
+        output = safe_text(test.get("output", ""))
+        output = output.removeprefix(_outcome_prefix(outcome)) if isinstance(outcome, str) else output
+        for kind in {OUTCOME_FLAGS.get(outcome, "") if isinstance(outcome, str) else "",
+                     CAUSE_FLAGS.get(cause, "") if isinstance(cause, str) else ""} - {""}:
+            in_checks[kind].append((number, output))
+        if outcome == GRADER_FAULT_OUTCOME:
+            faults.append(f"{number} {safe_text(test.get('name', ''))}")
+    flags = [Flag(kind, f"in check{'s' if len(found) > 1 else ''} {', '.join(n for n, _ in found)}: "
+                        f"{_first_line(found[0][1])}")  # one flag per kind: the checks, and the first one's message
+             for kind, found in sorted(in_checks.items())]
+    return flags, faults
+
+
+def _texts(value: object) -> list[str]:
+    """A list of texts from results.json (one text is a list of one; anything else, nothing)."""
+    listed = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    return [safe_text(item) for item in listed if item not in (None, "")]
+
+
 def _row_flags(row: Row, band: NelboBand) -> list[Flag]:
     flags = []
-    message = row.record.message if row.record else ""
+    message = row.message
+    check_flags, faults = _check_flags(row)
     if row.record is None:
         flags.append(Flag("not graded", "no finished result: run the batch again"))
+    elif row.status == Status.UNUSABLE:
+        flags.append(Flag("upload unusable", message or "nothing to grade in the upload"))
     elif row.status == Status.TIMEOUT:
         flags.append(Flag("timeout", message or "the grading ran past the batch's time limit"))
     elif row.status == Status.CRASHED:
         flags.append(Flag("crash", message or "the grading process failed"))
-    elif row.status == Status.GRADER_FAULT:
-        faults = [f"{t.get('number', '')} {t.get('name', '')}" for t in row.tests
-                  if str(t.get("output", "")).startswith("[autograder fault]")]
+    if row.status == Status.GRADER_FAULT or faults:
         flags.append(Flag("grader fault", "the grader failed in: " + ", ".join(faults) if faults
                           else message or "the grader reported a fault"))
-    in_checks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # kind -> [(check, its message)]
-    for test in row.tests:
-        output, number = str(test.get("output", "")), str(test.get("number", ""))
-        if number.endswith(".staff"):
-            continue
-        if output.startswith(TIMED_OUT_PREFIX):
-            in_checks["timeout"].append((number, output.removeprefix(TIMED_OUT_PREFIX)))
-        if any(marker in output for marker in CRASH_MARKERS):
-            in_checks["crash"].append((number, output))
-        if any(marker in output.lower() for marker in ISOLATION_MARKERS):
-            in_checks["isolation"].append((number, output))
-    for kind, found in in_checks.items():  # one flag per kind: the checks, and the first one's message
-        checks = ", ".join(number for number, _ in found)
-        flags.append(Flag(kind, f"in check{'s' if len(found) > 1 else ''} {checks}: {_first_line(found[0][1])}"))
-    violations = row.extra.get("isolation_violations")
+    flags.extend(check_flags)
+    violations = _texts(row.extra.get("isolation_violations"))
     if violations:
-        listed = violations if isinstance(violations, list) else [violations]
-        flags.append(Flag("isolation", "; ".join(str(v) for v in listed)[:300]))
-    problems = row.extra.get("submission_problems")
-    upload_notes = [str(p) for p in (problems if isinstance(problems, list) else []) + list(row.entry.notes)
-                    if any(marker in str(p) for marker in UPLOAD_MARKERS)]
-    if upload_notes:
-        flags.append(Flag("suspicious upload", "; ".join(upload_notes)[:300]))
+        flags.append(Flag("isolation", "; ".join(violations)[:FLAG_DETAIL_CHARS]))
+    if row.isolation == NO_ISOLATION:
+        reason = safe_text(row.isolation_data.get("reason") or "")
+        flags.append(Flag("isolation off", f"graded in sandbox mode none{f' ({reason})' if reason else ''}: no OS "
+                                           "isolation, student code ran as the grader's user"))
+    if row.status != Status.UNUSABLE:
+        problems = [*_texts(row.extra.get("submission_problems")), *_texts(list(row.entry.notes))]
+        if problems:
+            flags.append(Flag("upload problems", "; ".join(problems)[:FLAG_DETAIL_CHARS]))
     nelbo = row.metric("nelbo")
     if nelbo is not None and nelbo < band.review_below:
         flags.append(Flag("review", f"NELBO {nelbo:.2f} is below any reference run ({band.review_below})"))
@@ -267,26 +361,39 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{round(value, digits):g}"
 
 
+def csv_text(value: object) -> str:
+    """A text cell of scores.csv: safe to write, and shown as text by a spreadsheet, never run as a formula.
+
+    Names, SIDs, emails, messages and ids come from students and the metadata; a cell that starts with
+    = + - @ tab or carriage return is a formula to Excel, LibreOffice and Google Sheets. OWASP's rule:
+    such a cell starts with a single quote. Numbers (scores, NELBO, seconds) never pass here: they stay numbers.
+    """
+    text = safe_text(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
     columns = check_columns(rows)
     header = ["submission_id", "names", "sids", "emails", "created_at",
               *[column.header for column in columns],
-              "total", "max_total", "nelbo", "kl", "rec", "status", "seconds", "grader_version", "run",
-              "gradescope_score", "submission_sha256", "flags"]
+              "total", "max_total", "nelbo", "kl", "rec", "status", "message", "seconds", "grader_version", "run",
+              "isolation", "gradescope_score", "submission_sha256", "flags"]
     max_total = sum(column.max_score for column in columns)
     temporary = path.with_name(f".{path.name}.partial")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    # errors="replace": a last guard, every text cell already went through csv_text
+    with open(temporary, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header)
+        writer.writerow([csv_text(name) for name in header])
         for row in rows:
+            text = [csv_text(cell) for cell in (row.entry.id, row.names, row.sids, row.emails, row.entry.created_at)]
             writer.writerow([
-                row.entry.id, row.names, row.sids, row.emails, row.entry.created_at,
+                *text,
                 *[_number(row.scores.get(column.number), 4) for column in columns],
                 _number(row.total, 4), f"{max_total:g}" if row.results else "",
                 _number(row.metric("nelbo")), _number(row.metric("kl")), _number(row.metric("rec")),
-                row.status, _number(row.seconds, 1), row.grader_version, row.run_kind,
-                _number(row.entry.gradescope_score, 4), row.sha256,
-                "; ".join(f"{flag.kind}: {flag.message}" for flag in row.flags),
+                csv_text(row.status), csv_text(row.message), _number(row.seconds, 1), csv_text(row.grader_version),
+                csv_text(row.run_kind), csv_text(row.isolation), _number(row.entry.gradescope_score, 4),
+                csv_text(row.sha256), csv_text("; ".join(f"{flag.kind}: {flag.message}" for flag in row.flags)),
             ])
     temporary.replace(path)
 
@@ -323,13 +430,18 @@ def plot_scores(rows: list[Row], max_total: float) -> str:
     return _figure_uri(figure)
 
 
+def _plot_text(text: str) -> str:
+    """A label for matplotlib: "$...$" would be parsed as mathematics (and a malformed one fails the drawing)."""
+    return " ".join(safe_text(text).split()).replace("$", r"\$")  # tabs and line breaks: one space
+
+
 def plot_pass_rates(rows: list[Row], columns: list[CheckColumn]) -> str:
     figure, axes = _new_figure(12.8, max(2.5, 0.3 * len(columns) + 1))
     labels, rates, counts = [], [], []
     for column in columns:
         results = [row.passed[column.number] for row in rows if column.number in row.passed]
         name = column.name if len(column.name) <= 80 else column.name[:79] + "…"
-        labels.append(f"{column.number} {name}")
+        labels.append(_plot_text(f"{column.number} {name}"))
         rates.append(100 * sum(results) / len(results) if results else 0.0)
         counts.append(f"{sum(results)}/{len(results)}")
     positions = np.arange(len(columns))[::-1]
@@ -386,16 +498,15 @@ def plot_runtimes(rows: list[Row]) -> str:
 def safe_grid_uri(path: Path) -> str | None:
     """A student-written PNG as a data URI, decoded with caps and re-encoded; None if it is not a sane image."""
     try:
-        if not path.is_file() or path.stat().st_size > MAX_GRID_BYTES:
-            return None
-        with Image.open(path) as image:
+        data = read_small_file(path, MAX_GRID_BYTES)  # no link, FIFO or device: a regular file, capped
+        with Image.open(io.BytesIO(data)) as image:
             if image.format != "PNG" or max(image.size) > MAX_GRID_SIDE:
                 return None
             grey = image.convert("L")
         buffer = io.BytesIO()
         grey.save(buffer, format="PNG", optimize=True)
         return _png_data_uri(buffer.getvalue())
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except Exception:  # a hostile PNG can make the decoder raise almost anything: it is simply not shown
         return None
 
 
@@ -463,7 +574,7 @@ window.addEventListener("load", function () {
 
 
 def _escape(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(safe_text(value), quote=True)
 
 
 def _cell(text: object, value: object = None, css: str = "") -> str:
@@ -491,7 +602,8 @@ def _table(rows: list[Row], columns: list[CheckColumn]) -> str:
             value = row.metric(metric)
             cells.append(_cell(_number(value, 2), value if value is not None else "", "num"))
         status_css = "status-graded" if row.status == Status.GRADED else "status-bad"
-        cells.append(_cell(row.status, css=status_css))
+        title = f' title="{_escape(row.message)}"' if row.message else ""
+        cells.append(f'<td class="{status_css}"{title}>{_escape(row.status)}</td>')
         cells.append(_cell(_number(row.seconds, 1), row.seconds if row.seconds is not None else "", "num"))
         cells.append(f'<td data-value="{len(row.flags)}">'
                      + "".join(f'<span class="flag" title="{_escape(f.message)}">{_escape(f.kind)}</span>'
@@ -536,21 +648,40 @@ def _summary(rows: list[Row], out: Path) -> str:
     kinds = sorted({row.run_kind for row in rows if row.run_kind})
     versions = sorted({row.grader_version for row in rows if row.grader_version})
     flagged = sum(1 for row in rows if row.flags)
+    modes: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row.isolation:
+            modes[row.isolation] += 1
     lines = [f"{len(rows)} submissions: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
              + f"; {flagged} flagged",
-             f"grader {', '.join(versions) or 'n/a'}; run: {', '.join(kinds) or 'n/a'}"]
+             f"grader {', '.join(versions) or 'n/a'}; run: {', '.join(kinds) or 'n/a'}",
+             "isolation: " + (", ".join(f"{mode} ({n})" for mode, n in sorted(modes.items())) or "n/a")]
+    if modes.get(NO_ISOLATION):
+        lines.append(f"WARNING: {modes[NO_ISOLATION]} submission(s) were graded with NO OS isolation (sandbox mode "
+                     "none): their code ran as the grader's user, and a process that detached could have outlived "
+                     "the grading and changed files, these results included. Grade again as root with bubblewrap.")
     if totals:
         lines.append(f"score: mean {statistics.fmean(totals):.1f}, median {statistics.median(totals):g}, "
                      f"max {max(totals):g}")
     try:
-        run = json.loads((out / RUN_NAME).read_text())
+        run = read_json_document(out / RUN_NAME, MAX_RECORD_BYTES)
         lines.append(f"last run: {run['graded']} graded, {run['skipped']} kept from before, {run['wall_seconds']:g} s "
                      f"wall clock with {run['jobs']} job(s) x {run['threads']} torch thread(s) on {run['cores']} "
                      f"core(s)")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     lines.append("generated " + datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
     return '<ul class="meta">' + "".join(f"<li>{_escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def _figure(key: str, title: str, draw: Callable[[], str]) -> str:
+    """One plot of the page; a plot that cannot be drawn (values no grading writes) is a line saying so."""
+    identifier, css = key.split()[0], " ".join(key.split()[1:])
+    try:
+        uri = draw()
+    except Exception as error:  # e.g. a results.json rewritten with absurd numbers: the rest of the page stands
+        return f'<figure id="{identifier}" class="{css}"><p>{_escape(title)}: not drawn ({_escape(error)})</p></figure>'
+    return f'<figure id="{identifier}" class="{css}"><img src="{uri}" alt="{_escape(title)}"></figure>'
 
 
 def render_html(rows: list[Row], out: Path) -> str:
@@ -559,13 +690,12 @@ def render_html(rows: list[Row], out: Path) -> str:
     max_total = sum(column.max_score for column in columns)
     development = next((row.run_kind for row in rows if row.run_kind.startswith("development")), "")
     trained = any(row.metric("nelbo") is not None for row in rows)
-    plots = [("plot-scores", "Score histogram", plot_scores(rows, max_total)),
-             ("plot-runtimes", "Grading time", plot_runtimes(rows)),
-             ("plot-pass-rates span", "Pass rate per check", plot_pass_rates(rows, columns))]
+    plots = [("plot-scores", "Score histogram", lambda: plot_scores(rows, max_total)),
+             ("plot-runtimes", "Grading time", lambda: plot_runtimes(rows)),
+             ("plot-pass-rates span", "Pass rate per check", lambda: plot_pass_rates(rows, columns))]
     if trained:
-        plots.append(("plot-nelbo span", "NELBO against the band", plot_nelbo(rows, band, development)))
-    figures = "".join(f'<figure id="{key.split()[0]}" class="{" ".join(key.split()[1:])}">'
-                      f'<img src="{uri}" alt="{_escape(title)}"></figure>' for key, title, uri in plots)
+        plots.append(("plot-nelbo span", "NELBO against the band", lambda: plot_nelbo(rows, band, development)))
+    figures = "".join(_figure(key, title, draw) for key, title, draw in plots)
     no_nelbo = "" if trained else "<p>No NELBO distribution: no submission was trained in this batch.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>VAE homework: batch grading report</title>
@@ -594,7 +724,7 @@ def write_report(entries: list[ExportedSubmission], out: Path) -> ReportPaths:
     paths = ReportPaths(out / CSV_NAME, out / HTML_NAME)
     write_csv(rows, paths.csv)
     temporary = paths.html.with_name(f".{HTML_NAME}.partial")
-    temporary.write_text(render_html(rows, out), encoding="utf-8")
+    temporary.write_text(render_html(rows, out), encoding="utf-8", errors="replace")  # a last guard: see _escape
     temporary.replace(paths.html)
     return paths
 

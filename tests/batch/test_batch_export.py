@@ -7,6 +7,7 @@ import pytest
 from grader import export
 from grader.export import ExportError, parse_metadata, read_input, safe_id
 from grader.submission import load_submission
+from tests.batch.broken_uploads import corrupt_entries, non_utf8_name
 from tests.batch.classroom import build_class, metadata_yaml, write_export, zip_folder
 
 RUBY_METADATA = """\
@@ -135,6 +136,7 @@ def test_unsafe_zip_entries_are_refused_and_reported(tmp_path):
     ("- just\n- a list\n", "should map submission_<id>"),
     ("submission_1: 3\n", "is not a mapping"),
     ("submission_1:\n  :submitters: nobody\n", "is not a list"),
+    ("submission_1:\n  :created_at: 2025-13-45 10:00:00.0 -08:00\n", "not valid YAML"),  # month 13: a ValueError
 ])
 def test_bad_metadata_says_what_is_wrong(tmp_path, text, expected):
     root = tmp_path / "export"
@@ -179,3 +181,44 @@ def test_oversized_entries_are_left_out_with_a_note(tmp_path, monkeypatch):
     (entry,) = read_input(archive_path, tmp_path / "scratch")
     assert load_submission(entry.path).files == {"utils.py": b"u = 1\n"}
     assert "vae.py is over the 16-byte cap" in entry.notes[0]
+
+
+def test_one_unreadable_entry_in_an_export_zip_is_that_submissions_note(tmp_path):
+    students = build_class()[:3]
+    folder = write_export(students, tmp_path / "assignment_1_export")
+    archive = zip_folder(folder, tmp_path / "export.zip", top="assignment_1_export")
+    victim = f"submission_{students[1].id}/"
+    corrupt_entries(archive, lambda name: victim in name)  # its deflate streams: zlib.error when read
+    entries = read_input(archive, tmp_path / "scratch")
+    assert [e.id for e in entries] == [f"submission_{s.id}" for s in students]
+    notes = " ".join(entries[1].notes)
+    for name in ("utils.py", "vae.py"):  # a CRC mismatch or a zlib.error, as the damage falls
+        assert f"{name} could not be read from the export (" in notes
+    assert "not copied" in notes
+    assert load_submission(entries[1].path).files == {}
+    for entry in (entries[0], entries[2]):
+        assert not entry.notes and load_submission(entry.path).complete
+
+
+def test_an_export_zip_with_a_name_that_is_not_utf8_says_what_to_do(tmp_path):
+    with pytest.raises(ExportError, match="Unzip it with another tool"):
+        read_input(non_utf8_name(tmp_path), tmp_path / "scratch")
+
+
+@pytest.mark.parametrize("score", [".nan", ".inf", "'18:0.1e999'"])
+def test_a_score_that_is_not_a_number_is_no_score(tmp_path, score):
+    records = parse_metadata(f"submission_1:\n  :submitters: []\n  :score: {score}\n")
+    assert export._from_metadata("submission_1", records["submission_1"], tmp_path).gradescope_score is None
+
+
+def test_two_uploads_whose_names_clean_to_the_same_id_are_kept_apart(tmp_path):
+    archive_path = tmp_path / "uploads.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Ann B/utils.py", "ann = 1\n")
+        archive.writestr("Ann_B/utils.py", "someone_else = 1\n")
+        archive.writestr("Ann?B.zip", b"not read here")
+    entries = read_input(archive_path, tmp_path / "scratch")
+    assert [e.id for e in entries] == ["Ann_B", "Ann_B-2", "Ann_B-3"]
+    assert len({e.path for e in entries}) == 3  # each its own repacked file
+    graded = [load_submission(e.path).files.get("utils.py") for e in entries]
+    assert sorted(graded, key=str) == sorted([b"ann = 1\n", b"someone_else = 1\n", None], key=str)

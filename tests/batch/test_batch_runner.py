@@ -4,6 +4,7 @@ A stand-in for ``python -m grader grade`` (a few lines of Python run as a child 
 tests fast; the real grader runs in test_batch_end_to_end.py.
 """
 
+import csv
 import fcntl
 import json
 import os
@@ -16,40 +17,10 @@ import pytest
 
 from grader import GRADER_VERSION, batch
 from grader.batch import BatchConfig, Record, Status, is_finished, kill_tree, plan_parallelism, run_batch
-from grader.export import ExportedSubmission
+from grader.export import ExportedSubmission, read_input, safe_id
+from grader.report import write_report
 from grader.submission import load_submission
-
-FAKE_GRADER = """
-import json, sys, time
-from pathlib import Path
-submission, out = Path(sys.argv[1]), Path(sys.argv[2])
-text = (submission / "utils.py").read_text()
-if "HANG" in text:
-    time.sleep(600)
-if "CRASH" in text:
-    sys.exit(3)
-fault = "FAULT" in text
-document = {"score": 7.0, "tests": [{"name": "one", "number": "1.1", "score": 7.0, "max_score": 7.0,
-            "status": "passed", "output": ""}],
-            "extra_data": {"grader_version": "GRADER_VERSION", "grader_fault": fault, "metrics": {}}}
-(out / "results.json").write_text(json.dumps(document))
-(out / "calls.txt").write_text(text)
-""".replace("GRADER_VERSION", GRADER_VERSION)
-
-
-@pytest.fixture
-def fake_grader(tmp_path, monkeypatch):
-    """Replace the grading command by FAKE_GRADER; returns the uploads folder to fill."""
-    script = tmp_path / "fake_grader.py"
-    script.write_text(FAKE_GRADER)
-
-    def command(submission: Path, out: Path, config: BatchConfig, threads: int) -> list[str]:
-        return [sys.executable, str(script), str(submission), str(out)]
-
-    monkeypatch.setattr(batch, "grade_command", command)
-    uploads = tmp_path / "uploads"
-    uploads.mkdir()
-    return uploads
+from tests.batch.broken_uploads import BROKEN, corrupt_lzma
 
 
 def _upload(uploads: Path, name: str, utils: str) -> ExportedSubmission:
@@ -223,3 +194,91 @@ def test_a_killed_batch_ends_its_gradings_and_keeps_what_finished(tmp_path, fake
     assert finished == ["quick"]
     assert not list((out / "submissions").glob(".*"))
     assert (out / "report.html").exists()  # the report covers what finished
+
+
+# ---- one upload never stops the class ---------------------------------------------------------------------
+
+
+def _statuses_on_disk(out: Path) -> dict[str, dict]:
+    return {path.parent.name: json.loads(path.read_text())
+            for path in (out / "submissions").glob(f"*/{batch.RECORD_NAME}")}
+
+
+def test_unreadable_uploads_are_their_own_records_and_the_batch_goes_on(tmp_path, fake_grader):
+    good = [_upload(fake_grader, f"good{i}", f"value = {i}\n") for i in range(2)]
+    broken = {name: build(fake_grader) for name, build in {**BROKEN, "corrupt-lzma": corrupt_lzma}.items()}
+    entries = read_input(fake_grader, tmp_path / "scratch")  # as the CLI reads a folder of uploads
+    assert len(entries) == len(good) + len(broken)
+    out = tmp_path / "out"
+    summary = run_batch(entries, BatchConfig(out=out, jobs=2, progress=False), log=_quiet)
+    assert sorted(summary.graded) == ["good0", "good1"]
+    assert sorted(summary.unusable) == sorted(safe_id(path.stem) for path in broken.values())
+    records = _statuses_on_disk(out)
+    for name in summary.unusable:
+        assert records[name]["status"] == Status.UNUSABLE == summary.statuses[name]
+        assert records[name]["message"].startswith(("nothing to grade: ", "the upload could not be read ("))
+        assert "Ask the student to resubmit utils.py and vae.py" in records[name]["message"]
+        assert not (out / "submissions" / name / "results.json").exists()
+    assert records["not-a-zip"]["message"].startswith("nothing to grade: not-a-zip.zip is neither a folder nor a .zip")
+    again = run_batch(entries, BatchConfig(out=out, jobs=2, progress=False), log=_quiet)
+    assert again.graded == [] and sorted(again.skipped) == ["good0", "good1"]  # resumed; the broken ones said again
+
+
+@pytest.mark.parametrize("step", ["load_submission", "read_record", "grade_command", "_read_outcome"])
+def test_any_step_that_fails_for_one_submission_is_that_submissions_record(tmp_path, fake_grader, monkeypatch, step):
+    entries = [_upload(fake_grader, "before", "ok\n"), _upload(fake_grader, "victim", "ok\n"),
+               _upload(fake_grader, "after", "ok\n")]
+    original = getattr(batch, step)
+
+    def failing(*args, **kwargs):
+        if any("victim" in str(arg) for arg in args):
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, f"{step} met a student's bytes \ud800")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(batch, step, failing)
+    out = tmp_path / "out"
+    summary = run_batch(entries, BatchConfig(out=out, jobs=1, progress=False), log=_quiet)
+    assert summary.statuses["before"] == summary.statuses["after"] == Status.GRADED
+    record = _statuses_on_disk(out)["victim"]  # on disk, so that the report shows it
+    assert record["status"] == summary.statuses["victim"] and "UnicodeDecodeError" in record["message"]
+    assert record["status"] in ("crashed", "upload unusable")
+    assert "\ufffd" in record["message"]
+    paths = write_report(entries, out)
+    rows = {row["submission_id"]: row for row in csv.DictReader(paths.csv.open(encoding="utf-8"))}
+    assert rows["victim"]["status"] == record["status"] and "UnicodeDecodeError" in rows["victim"]["message"]
+    assert rows["before"]["total"] == rows["after"]["total"] == "7"
+
+
+# ---- sandbox mode none ----------------------------------------------------------------------------------
+
+
+def test_batch_refuses_mode_none_unless_allowed_and_records_it(tmp_path, fake_grader, no_isolation):
+    entries = [_upload(fake_grader, "only", "ok\n")]
+    out = tmp_path / "out"
+    with pytest.raises(batch.BatchRefused) as refusal:
+        run_batch(entries, BatchConfig(out=out, progress=False), log=_quiet)
+    message = str(refusal.value)
+    for words in ("mode would be \"none\"", "resource limits", "deadline", "sweep", "detaches", "outlives the grading",
+                  "your files", "root", "bubblewrap", "--allow-no-isolation"):
+        assert words in message, words
+    assert not out.exists()  # nothing read, nothing written
+
+    logged: list[str] = []
+    summary = run_batch(entries, BatchConfig(out=out, progress=False, allow_no_isolation=True), log=logged.append)
+    assert summary.graded == ["only"] and summary.isolation == "none"
+    assert any("NO OS isolation" in line for line in logged)
+    assert _statuses_on_disk(out)["only"]["isolation"] == "none"
+    rows = list(csv.DictReader(write_report(entries, out).csv.open(encoding="utf-8")))
+    assert rows[0]["isolation"] == "none" and "isolation off" in rows[0]["flags"]
+
+
+def test_the_command_line_refuses_mode_none_before_reading_anything(tmp_path, fake_grader):
+    _upload(fake_grader, "only", "ok\n")
+    out = tmp_path / "out"
+    environment = {**os.environ, "PYTHONPATH": str(batch.PROJECT_DIR), "VAE_GRADER_ISOLATION": "none"}
+    refused = subprocess.run([sys.executable, "-m", "grader", "batch", str(fake_grader), "--out", str(out)],
+                             cwd=batch.PROJECT_DIR, env=environment, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Refusing to grade" in refused.stderr and "--allow-no-isolation" in refused.stderr
+    assert "a process that detaches" in refused.stderr and "bubblewrap" in refused.stderr
+    assert not out.exists()
