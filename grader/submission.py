@@ -94,8 +94,11 @@ def shown(name: str) -> str:
     A folder's names that are not UTF-8 arrive as lone surrogates (os's surrogateescape): each becomes U+FFFD.
     Control characters are written as escapes, and a long name is cut.
     """
-    text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c if c.isprintable() else repr(c)[1:-1] for c in name)
-    return text if len(text) <= MAX_SHOWN_NAME else text[:MAX_SHOWN_NAME] + "..."
+    text = name[:MAX_SHOWN_NAME]
+    if not (text.isprintable() and text.isascii()):  # the common case skips the walk through the characters
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c if c.isprintable() else repr(c)[1:-1]
+                       for c in text)
+    return text + ("..." if len(name) > MAX_SHOWN_NAME else "")
 
 
 def _error_text(error: BaseException) -> str:
