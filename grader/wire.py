@@ -81,7 +81,7 @@ def _to_json_value(value: object, depth: int = 0) -> object:
 
 def _check_int_range(value: int) -> None:
     if not INT_RANGE[0] <= value <= INT_RANGE[1]:
-        raise WireError(f"an integer of {len(str(abs(value)))} digits does not fit in 64 bits")
+        raise WireError(f"an integer of {value.bit_length():,} bits does not fit in 64 bits")  # str() may refuse it
 
 
 def _parse_int(text: str) -> int:
