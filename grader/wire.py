@@ -6,11 +6,19 @@ from a short whitelist, and raw bytes (PNG files) as ``{"__bytes__": base64}``. 
 the byte count matches the shape, so a frame can only ever become dicts, lists, numbers, strings,
 arrays and bytes.
 
+The grader decodes what an untrusted worker sent, so the cost of decoding is bounded before any of it
+is spent: a frame is at most MAX_FRAME_BYTES, holds at most MAX_ELEMENTS lists, objects and commas
+(counted in the raw bytes before parsing: parsing ``[],`` repeated costs about 140 bytes and 1.3 µs per
+element), integers fit in 64 bits, and an array's declared shape is checked against what a frame can
+carry before anything is allocated. Both sides apply the same limits when encoding, so an honest worker
+learns that its answer is unsendable instead of sending a frame the grader refuses.
+
 This module is copied next to the worker and must import nothing from the grader package.
 """
 
 import base64
 import json
+import math
 import os
 import selectors
 import struct
@@ -18,14 +26,24 @@ import time
 
 import numpy as np
 
-MAX_FRAME_BYTES = 96 * 2**20  # weights and two PNGs need about 4 MiB; anything far larger is hostile
+# The largest honest frame is the training answer: 661,404 float32 weights and two PNGs, 3.5 MiB. 32 MiB leaves
+# room for a model three times larger even in float64, and bounds the grader's peak while decoding to ~130 MiB.
+MAX_FRAME_BYTES = 32 * 2**20
+# "[", "{" and "," in a frame: every value but the first of each list or object follows a comma, so this bounds
+# the number of values parsed (commas inside strings count too, which only errs on the safe side). An honest
+# answer has fewer than 200; 100,000 bounds parsing at about 0.15 s and 15 MiB.
+MAX_ELEMENTS = 100_000
+STRUCTURAL_CHARACTERS = (b"[", b"{", b",")
+INT_RANGE = (-(2**63), 2**64 - 1)  # what int64 or uint64 holds: sizes, seeds, counts; nothing honest is larger
+MAX_INT_CHARACTERS = len(str(INT_RANGE[0]))  # refused before converting, whatever the interpreter's own digit limit
+MAX_ARRAY_DIMENSIONS = 8
 HEADER = struct.Struct(">Q")
 ARRAY_DTYPES = {"float32", "float64", "int64", "int32", "uint8", "bool"}
 MAX_JSON_DEPTH = 32
 
 
 class WireError(Exception):
-    """A frame that breaks the format: too large, not JSON, a bad array, nesting too deep."""
+    """A frame that breaks the format: too large, too many elements, not JSON, a bad array, nesting too deep."""
 
 
 class WireTimeout(WireError):
@@ -52,10 +70,37 @@ def _to_json_value(value: object, depth: int = 0) -> object:
     if isinstance(value, list | tuple):
         return [_to_json_value(item, depth + 1) for item in value]
     if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
+        return _to_json_value(value.item(), depth)
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check_int_range(value)
+        return int(value)  # a subclass of int could change how it is written
+    if value is None or isinstance(value, bool | float | str):
         return value
     raise WireError(f"cannot send a {type(value).__name__}")
+
+
+def _check_int_range(value: int) -> None:
+    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise WireError(f"an integer of {value.bit_length():,} bits does not fit in 64 bits")  # str() may refuse it
+
+
+def _parse_int(text: str) -> int:
+    """json's hook for integer literals: the length is checked before the (superlinear) conversion."""
+    if len(text) > MAX_INT_CHARACTERS:
+        raise WireError(f"an integer literal of {len(text):,} characters does not fit in 64 bits")
+    value = int(text)
+    _check_int_range(value)
+    return value
+
+
+def count_elements(body: bytes | bytearray) -> int:
+    """The structural characters in a JSON text: a cheap upper bound on the values parsing it would create."""
+    return sum(body.count(character) for character in STRUCTURAL_CHARACTERS)
+
+
+def _declared_values(shape: list[int]) -> int:
+    """Values an array of ``shape`` holds, counting empty dimensions as 1 (a (0, 10**12) array is refused too)."""
+    return math.prod(max(size, 1) for size in shape)
 
 
 def _decode_array(spec: object) -> np.ndarray:
@@ -64,12 +109,18 @@ def _decode_array(spec: object) -> np.ndarray:
     dtype, shape, data = spec["dtype"], spec["shape"], spec["data"]
     if dtype not in ARRAY_DTYPES:
         raise WireError(f"array dtype {dtype!r} is not accepted")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and 0 <= n for n in shape) or len(shape) > 8:
+    if (not isinstance(shape, list) or len(shape) > MAX_ARRAY_DIMENSIONS
+            or not all(type(n) is int and 0 <= n <= MAX_FRAME_BYTES for n in shape)):
         raise WireError("malformed array shape")
+    # Exact integer arithmetic (numpy's int64 product wraps around), and before anything is allocated.
+    if _declared_values(shape) > MAX_FRAME_BYTES:
+        raise WireError(f"array shape {shape} declares more values than a frame can carry")
     if not isinstance(data, str):
         raise WireError("malformed array data")
+    expected = math.prod(shape) * np.dtype(dtype).itemsize
+    if len(data) != 4 * math.ceil(expected / 3):
+        raise WireError(f"array data has {len(data)} base64 characters, its shape {shape} needs {expected} bytes")
     raw = base64.b64decode(data, validate=True)
-    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     if len(raw) != expected:
         raise WireError(f"array data has {len(raw)} bytes, its shape {shape} needs {expected}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
@@ -92,20 +143,30 @@ def _from_json_value(value: object, depth: int = 0) -> object:
 
 
 def encode(message: object) -> bytes:
+    """The frame for ``message``; a WireError for anything ``decode`` would refuse (too large, too many elements)."""
     body = json.dumps(_to_json_value(message), allow_nan=True).encode("utf-8")
-    if len(body) > MAX_FRAME_BYTES:
-        raise WireError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    _check_size(body)
     return HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes) -> object:
+def _check_size(body: bytes | bytearray) -> None:
+    if len(body) > MAX_FRAME_BYTES:
+        raise WireError(f"frame of {len(body):,} bytes exceeds {MAX_FRAME_BYTES:,}")
+    elements = count_elements(body)
+    if elements > MAX_ELEMENTS:
+        raise WireError(f"frame has {elements:,} list or object elements, more than the {MAX_ELEMENTS:,} accepted")
+
+
+def decode(body: bytes | bytearray) -> object:
+    """The message in a frame's body, or a WireError; size and element count are checked before parsing."""
+    _check_size(body)
     try:
-        parsed = json.loads(body.decode("utf-8"))
+        parsed = json.loads(body.decode("utf-8"), parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise WireError(f"frame is not valid JSON: {error.__class__.__name__}") from None
     try:
         return _from_json_value(parsed)
-    except (ValueError, TypeError, RecursionError) as error:  # binascii.Error is a ValueError
+    except (ValueError, TypeError, RecursionError, OverflowError) as error:  # binascii.Error is a ValueError
         raise WireError(f"malformed frame content: {error}") from None
 
 
@@ -117,28 +178,43 @@ def write_frame(fd: int, message: object) -> None:
 
 
 def read_frame(fd: int, deadline: float | None = None) -> object:
-    """Read one frame from ``fd``; ``deadline`` is a ``time.monotonic()`` value (None: wait forever)."""
+    """Read one frame from ``fd``; ``deadline`` is a ``time.monotonic()`` value (None: wait forever).
+
+    Decoding belongs to the call's time: a frame that arrives in time but whose decoding ends past the
+    deadline is a WireTimeout as well (decoding is bounded, so this overshoots by a fraction of a second).
+    """
     header = _read_exactly(fd, HEADER.size, deadline)
     (length,) = HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
-        raise WireError(f"frame announces {length} bytes, more than the {MAX_FRAME_BYTES} accepted")
-    return decode(_read_exactly(fd, length, deadline))
+        raise WireError(f"frame announces {length:,} bytes, more than the {MAX_FRAME_BYTES:,} accepted")
+    body = _read_exactly(fd, length, deadline)
+    _check_deadline(deadline, "the answer was complete only after the deadline")
+    message = decode(body)
+    _check_deadline(deadline, "decoding the answer ran past the deadline")
+    return message
 
 
-def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes:
-    chunks: list[bytes] = []
-    remaining = count
+def _check_deadline(deadline: float | None, message: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise WireTimeout(message)
+
+
+def _read_exactly(fd: int, count: int, deadline: float | None) -> bytearray:
+    """``count`` bytes from ``fd``, read into one buffer (no list of chunks joined at the end: one copy at peak)."""
+    buffer = bytearray(count)
+    view = memoryview(buffer)
+    filled = 0
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
-        while remaining:
+        while filled < count:
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
                 raise WireTimeout("no answer before the deadline")
             if not selector.select(timeout):
                 continue
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
+            received = os.readv(fd, [view[filled:]])
+            if not received:
                 raise WireClosed("channel closed")
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    return b"".join(chunks)
+            filled += received
+    view.release()
+    return buffer
