@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from grader import wire
+from grader.answers import VALUE, ListOf, Number, Optional, Record
 from grader.worker_client import WorkerClient, WorkerProtocolError, WorkerTimeout
 
 
@@ -20,7 +21,8 @@ class Channel:
     """A WorkerClient whose worker is this test: ``answer`` writes a raw frame where the worker would."""
 
     def __init__(self) -> None:
-        self.client = WorkerClient(SimpleNamespace(), "unit")  # type: ignore[arg-type]  # no worker is started
+        answers = {"kl_normal": Record({"kl": VALUE}, optional={"extra": ListOf(Optional(Number()))})}
+        self.client = WorkerClient(SimpleNamespace(), "unit", answers)  # type: ignore[arg-type]  # no worker started
         self.request_read, self.client.request_fd = os.pipe()
         self.client.response_fd, self.response_write = os.pipe()
         self.writers: list[threading.Thread] = []
