@@ -403,8 +403,13 @@ def _private_mounts(libc: ctypes.CDLL, plan: _MountPlan, user: SandboxUser) -> N
     for folder in plan.covered:
         _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.tmp_bytes},mode=1777")
     for path, fd in zip(plan.keep, kept, strict=True):
-        os.makedirs(path, mode=0o711, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        source = f"/proc/self/fd/{fd}"
+        if os.path.isdir(source):
+            os.makedirs(path, mode=0o711, exist_ok=True)
+        else:  # a file (the MNIST file, say) is bound onto an empty file
+            os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        _mount(libc, source, path, None, MS_BIND | MS_REC)
         os.close(fd)
     for path in plan.scratch:
         os.makedirs(path, mode=0o711, exist_ok=True)

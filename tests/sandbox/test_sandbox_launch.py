@@ -270,14 +270,18 @@ def test_scratch_and_tmp_are_capped_private_tmpfs_gone_with_the_worker(mode, lay
             pytest.skip(reason)
     isolation = replace(base, scratch_bytes=sandbox.SCRATCH_BYTES, tmp_bytes=sandbox.PRIVATE_TMP_BYTES)
     monkeypatch.setattr(sandbox, "_isolation", lambda extra: isolation)
+    data = layout["holder"] / "data.npz"  # a file the worker reads, under /tmp: bound back in setuid mode
+    data.write_text("data")
+    data.chmod(0o644)
     marker = f"vae-storage-probe-{os.getpid()}"
     shared = [f"/tmp/{marker}", f"/var/tmp/{marker}", f"/dev/shm/{marker}"]
     paths = {"write": [str(layout["scratch"] / "mine.txt"), *shared],
-             "look": [str(layout["homework"] / "utils.py"), str(layout["secret"])]}
+             "look": [str(layout["homework"] / "utils.py"), str(layout["secret"]), str(data)]}
     read_end, write_end = os.pipe()
     spec = LaunchSpec(command=[sys.executable, "-I", "-S", "-c", STORAGE_PROBE, json.dumps(paths)],
                       cwd=layout["scratch"], env=sandbox.clean_environment(layout["scratch"], 1), pass_fds=(),
-                      stdout=write_end, stderr=write_end, readable=(layout["homework"],), writable=(layout["scratch"],))
+                      stdout=write_end, stderr=write_end, readable=(layout["homework"], data),
+                      writable=(layout["scratch"],))
     launched = sandbox.launch(spec)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as output:
@@ -286,7 +290,8 @@ def test_scratch_and_tmp_are_capped_private_tmpfs_gone_with_the_worker(mode, lay
     facts = json.loads(line)
     assert facts["scratch_size"] == sandbox.SCRATCH_BYTES and facts["tmp_size"] == sandbox.PRIVATE_TMP_BYTES
     assert facts["cwd"] == str(layout["scratch"]) and facts["writes"][str(layout["scratch"] / "mine.txt")]
-    assert facts["visible"] == {str(layout["homework"] / "utils.py"): True, str(layout["secret"]): False}
+    assert facts["visible"] == {str(layout["homework"] / "utils.py"): True, str(layout["secret"]): False,
+                                str(data): True}
     assert list(layout["scratch"].iterdir()) == []  # what it wrote never reached the grader's folder
     assert not any(os.path.exists(path) for path in shared)  # the machine's /tmp, /var/tmp, /dev/shm: untouched
 
