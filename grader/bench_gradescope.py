@@ -18,16 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cpus import CGROUP_ROOT
+from grader.cgroups import Cgroup, CgroupLimits, Placement, placement
 from grader.oracle import REFERENCE_DIR as REFERENCE
 from grader.workspace import PROJECT_DIR
 
-PERIOD_US = 100_000
 MIB = 2**20
 
 
@@ -50,82 +47,22 @@ class Measurement:
     exit_code: int
 
 
-class Cgroup:
-    """A cgroup made for one grading, in v1 (cpu and memory hierarchies) or v2, removed by ``remove``."""
-
-    def __init__(self, limits: Limits, root: Path = CGROUP_ROOT) -> None:
-        name = f"vae-bench-{uuid.uuid4().hex[:8]}"
-        self.v2 = (root / "cgroup.controllers").exists()
-        self.folders = [root / name] if self.v2 else [root / "cpu" / name, root / "memory" / name]
-        for folder in self.folders:
-            folder.mkdir()
-        if self.v2:
-            (self.folders[0] / "cpu.max").write_text(
-                f"{int(limits.cpus * PERIOD_US)} {PERIOD_US}" if limits.cpus else f"max {PERIOD_US}")
-            if limits.memory_mb:
-                (self.folders[0] / "memory.max").write_text(str(limits.memory_mb * MIB))
-                (self.folders[0] / "memory.swap.max").write_text("0")
-            return
-        cpu, memory = self.folders
-        (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (cpu / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * PERIOD_US)) if limits.cpus else "-1")
-        if limits.memory_mb:
-            (memory / "memory.limit_in_bytes").write_text(str(limits.memory_mb * MIB))
-            swap_limit = memory / "memory.memsw.limit_in_bytes"
-            if swap_limit.exists():
-                swap_limit.write_text(str(limits.memory_mb * MIB))
-
-    def enter(self) -> Callable[[], None]:
-        """For ``preexec_fn``: move the child into the cgroup before it runs anything."""
-        files = [folder / "cgroup.procs" for folder in self.folders]
-
-        def join() -> None:
-            for procs in files:
-                procs.write_text(str(os.getpid()))
-
-        return join
-
-    def peak_mb(self) -> float:
-        folder = self.folders[0] if self.v2 else self.folders[1]
-        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
-        try:
-            return int((folder / name).read_text()) / MIB
-        except (OSError, ValueError):
-            return float("nan")
-
-    def oom_kills(self) -> int:
-        folder = self.folders[0] if self.v2 else self.folders[1]
-        try:
-            if self.v2:
-                events = dict(line.split() for line in (folder / "memory.events").read_text().splitlines())
-                return int(events.get("oom_kill", 0))
-            return int((folder / "memory.failcnt").read_text())  # v1: times the limit was hit
-        except (OSError, ValueError):
-            return -1
-
-    def remove(self) -> None:
-        for folder in self.folders:
-            for _ in range(50):  # the last processes may still be leaving
-                try:
-                    folder.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+def bench_cgroup(limits: Limits, place: Placement | None = None) -> Cgroup:
+    """A cgroup for one grading: memory always accounted (its peak is reported), capped and CPU-limited as asked."""
+    wanted = CgroupLimits(memory_bytes=limits.memory_mb * MIB if limits.memory_mb else None, cpus=limits.cpus)
+    return Cgroup.create(wanted, place, prefix="vae-bench", accounted=("memory", "cpu"))
 
 
-def why_unavailable(root: Path = CGROUP_ROOT) -> str:
+def why_unavailable(place: Placement | None = None) -> str:
     if os.geteuid() != 0:
         return "making cgroups needs root"
-    if (root / "cgroup.controllers").exists():
-        controllers = (root / "cgroup.controllers").read_text().split()
-        missing = [c for c in ("cpu", "memory") if c not in controllers]
-        return f"the cgroup v2 hierarchy lacks the {' and '.join(missing)} controller" if missing else ""
-    missing = [c for c in ("cpu", "memory") if not (root / c / "cgroup.procs").exists()]
-    return f"no cgroup v1 {' and '.join(missing)} hierarchy under {root}" if missing else ""
+    place = placement() if place is None else place
+    missing = [name for name in ("cpu", "memory") if name not in place]
+    return f"no cgroup hierarchy with the {' and '.join(missing)} controller is mounted here" if missing else ""
 
 
 def grade_in_cgroup(label: str, limits: Limits, iterations: int, threads: int, time_limit: float) -> Measurement:
-    cgroup = Cgroup(limits)
+    cgroup = bench_cgroup(limits)
     try:
         with tempfile.TemporaryDirectory(prefix="vae-bench-grade-") as folder:
             out = Path(folder) / "results"
@@ -137,8 +74,9 @@ def grade_in_cgroup(label: str, limits: Limits, iterations: int, threads: int, t
             wall = time.monotonic() - started
             document = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
     finally:
-        peak, ooms = cgroup.peak_mb(), cgroup.oom_kills()
+        peak_bytes, ooms = cgroup.peak_bytes(), cgroup.oom_kills()
         cgroup.remove()
+    peak = peak_bytes / MIB if peak_bytes is not None else float("nan")
     extra = document.get("extra_data", {})
     tests = document.get("tests", [])
     return Measurement(label, wall, peak, ooms, document.get("score"),

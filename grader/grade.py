@@ -6,7 +6,6 @@ submission -> sandboxed worker -> trusted checks -> GradeResult -> results.json 
 import math
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from grader.collector import GRADER_FAULT_MESSAGE, ResultCollector
 from grader.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
 from grader.session import FULL_ITERATIONS, GradeConfig, GradingSession
 from grader.submission import EXPECTED_FILES, Submission, load_submission
-from grader.workspace import PROVIDED_SOURCE, create_workspace
+from grader.workspace import PROVIDED_SOURCE, create_workspace, temporary_holder
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 UNIT_CHECK_FILES = ("test_sample_gaussian.py", "test_kl_normal.py", "test_negative_elbo_bound.py")
@@ -98,8 +97,8 @@ def _grade(submission_path: Path, out: Path, config: GradeConfig) -> GradeResult
         return _refused(refusal)
     submission = load_submission(submission_path)
     torch.set_num_threads(config.threads)
-    with tempfile.TemporaryDirectory(prefix="vae-grade-") as temporary:
-        workspace = create_workspace(with_starter_for_missing(submission), Path(temporary) / "workspace")
+    with temporary_holder() as temporary:  # removed without recursion or following links, whatever is left in it
+        workspace = create_workspace(with_starter_for_missing(submission), temporary / "workspace")
         session = GradingSession(config, workspace, submission.digest)
         collector = ResultCollector(session)
         try:

@@ -211,9 +211,10 @@ class WorkerClient:
             raise WorkerTimeout(f"no answer within {timeout:.0f} s") from None
         except (wire.WireClosed, BrokenPipeError):
             code = self._exit_code()
+            memory = self.launched.memory_note() if self.launched is not None else ""  # before close removes it
             self.close()
             raise WorkerCrashed(("while importing utils.py and vae.py, " if importing else "")
-                                + describe_exit(code)) from None
+                                + describe_exit(code) + memory) from None
         except wire.WireError as error:
             self.close()
             raise WorkerProtocolError(f"the worker's answer was unreadable ({error})") from None

@@ -1,41 +1,50 @@
 """The Gradescope emulation's cgroup handling, on a fake cgroup tree (the real runs are make bench's)."""
 
-from grader import bench_gradescope
-from grader.bench_gradescope import Cgroup, Limits, Measurement, describe
+import pytest
+
+from grader import bench_gradescope, cgroups
+from grader.bench_gradescope import Limits, Measurement, bench_cgroup, describe
+from grader.cgroups import Hierarchy
+
+
+@pytest.fixture
+def as_root(monkeypatch):
+    monkeypatch.setattr(cgroups.os, "geteuid", lambda: 0)
 
 
 def v1_tree(tmp_path):
     for controller in ("cpu", "memory"):
         (tmp_path / controller).mkdir()
-        (tmp_path / controller / "cgroup.procs").write_text("")
-    return tmp_path
+    return {name: Hierarchy(1, tmp_path / name, (name,)) for name in ("cpu", "memory")}
 
 
-def test_v1_limits_are_written_and_the_peak_read(tmp_path):
-    root = v1_tree(tmp_path)
-    cgroup = Cgroup(Limits(cpus=0.5, memory_mb=768), root)
-    cpu, memory = cgroup.folders
+def test_v1_limits_are_written_and_the_peak_read(tmp_path, as_root):
+    cgroup = bench_cgroup(Limits(cpus=0.5, memory_mb=768), v1_tree(tmp_path))
+    memory, cpu = sorted(cgroup.folders, key=lambda folder: folder.parent.name != "memory")
     assert (cpu / "cpu.cfs_quota_us").read_text() == "50000" and (cpu / "cpu.cfs_period_us").read_text() == "100000"
     assert (memory / "memory.limit_in_bytes").read_text() == str(768 * 2**20)
     (memory / "memory.max_usage_in_bytes").write_text(str(500 * 2**20))
-    (memory / "memory.failcnt").write_text("0")
-    assert cgroup.peak_mb() == 500 and cgroup.oom_kills() == 0
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    assert cgroup.peak_bytes() == 500 * 2**20 and cgroup.oom_kills() == 0
+    for folder in cgroup.folders:  # made by the kernel in a real hierarchy
+        (folder / "cgroup.procs").write_text("")
     cgroup.enter()()
     assert (cpu / "cgroup.procs").read_text().isdigit()
 
 
-def test_v2_limits_and_unlimited_cpu(tmp_path):
-    (tmp_path / "cgroup.controllers").write_text("cpu memory pids")
-    cgroup = Cgroup(Limits(memory_mb=768), tmp_path)
+def test_v2_limits_and_unlimited_cpu(tmp_path, as_root):
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    place = {name: Hierarchy(2, tmp_path, ("cpu", "memory")) for name in ("cpu", "memory")}
+    cgroup = bench_cgroup(Limits(memory_mb=768), place)
     (folder,) = cgroup.folders
-    assert (folder / "cpu.max").read_text() == "max 100000"
+    assert not (folder / "cpu.max").exists()  # no quota: the kernel's default, max
     assert (folder / "memory.max").read_text() == str(768 * 2**20)
-    assert bench_gradescope.why_unavailable(tmp_path) in ("", "making cgroups needs root")
+    assert bench_gradescope.why_unavailable(place) in ("", "making cgroups needs root")
 
 
-def test_a_missing_hierarchy_is_named(tmp_path, monkeypatch):
+def test_a_missing_hierarchy_is_named(monkeypatch):
     monkeypatch.setattr(bench_gradescope.os, "geteuid", lambda: 0)
-    assert "no cgroup v1 cpu and memory hierarchy" in bench_gradescope.why_unavailable(tmp_path)
+    assert "no cgroup hierarchy with the cpu and memory controller" in bench_gradescope.why_unavailable({})
 
 
 def test_a_run_without_results_says_so():

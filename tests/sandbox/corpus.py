@@ -62,6 +62,9 @@ class Case:
     listen: bool = False  # the test listens on __PORT__ and fails on any connection
     settle: float = 0.0  # seconds to wait after grading before reading results.json again
     xfail: str = ""  # a known hole in a check (strict: the test flags the fix)
+    needs_cgroup: bool = False  # its bound holds only with the worker's memory cgroup
+    needs_scratch_cap: bool = False  # its bound holds only with capped tmpfs for scratch and /tmp
+    left_on_disk: list[str] = field(default_factory=list)  # glob patterns that must match nothing after grading
 
     @property
     def lowest(self) -> float:

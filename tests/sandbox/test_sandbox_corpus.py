@@ -5,9 +5,12 @@ words that say what went wrong, no forged or leaked text in the results, no proc
 left, no change to the decoy grader folder, and no connection to the test's port.
 """
 
+import glob
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from tests.sandbox.corpus import (
     load_cases,
     make_decoy,
     snapshot,
+    substitute,
 )
 
 CASES = load_cases()
@@ -169,6 +173,22 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[sandbox.Launched]
     yield started
 
 
+@pytest.fixture
+def holders(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
+    """Every temporary folder the grader makes for a workspace (found through tempfile, whichever way it asks)."""
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: object, **kwargs: object) -> str:
+        path = real_mkdtemp(*args, **kwargs)  # type: ignore[arg-type]
+        if Path(path).name.startswith("vae-grade-"):
+            made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    yield made
+
+
 @pytest.fixture(scope="module")
 def isolation() -> sandbox.Isolation:
     sandbox.reset()
@@ -184,6 +204,10 @@ def skip_reason(case: Case, isolation: sandbox.Isolation) -> str:
         return "this case would harm the machine running the tests without OS isolation (not root)"
     if case.needs_isolation and not isolation.os_isolation:
         return f"its bound holds only with OS isolation, which is off here: {isolation.reason}"
+    if case.needs_cgroup and (isolation.cgroup is None or isolation.cgroup.memory_bytes is None):
+        return f"its bound holds only with a memory cgroup for the worker, which is not here: {isolation.cgroup_reason}"
+    if case.needs_scratch_cap and isolation.scratch_bytes is None:
+        return f"its bound holds only with capped scratch and /tmp, which are not here: {isolation.storage_reason}"
     missing = [name for name in TRAINING_CHECK_FILES if not (CHECKS_DIR / name).exists()]
     if case.phase == "training" and missing:
         return f"the training checks are not all there yet: {', '.join(missing)} missing from grader/checks/"
@@ -195,16 +219,17 @@ def skip_reason(case: Case, isolation: sandbox.Isolation) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_a_hostile_submission_gains_nothing_and_leaves_nothing(case, tmp_path, launches, isolation, request):
+def test_a_hostile_submission_gains_nothing_and_leaves_nothing(case, tmp_path, launches, holders, isolation, request):
     reason = skip_reason(case, isolation)
     if reason:
         pytest.skip(reason)
     if case.xfail:
         request.applymarker(pytest.mark.xfail(reason=case.xfail, strict=True))
-    grade_and_check(case, tmp_path, launches, isolation)
+    grade_and_check(case, tmp_path, launches, isolation, holders)
 
 
-SETUID_CASES = ("background_process", "loopback_socket")  # the sweep and the network namespace
+# the sweep, the network namespace, the cgroup, and the mount namespace's capped tmpfs
+SETUID_CASES = ("background_process", "loopback_socket", "memory_together", "fill_scratch_and_tmp", "deep_tree")
 
 
 @pytest.fixture
@@ -225,15 +250,36 @@ def setuid_isolation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SETUID_CASES)
-def test_without_bubblewrap_the_setuid_mode_stops_them_too(name, tmp_path, launches, setuid_isolation):
+def test_without_bubblewrap_the_setuid_mode_stops_them_too(name, tmp_path, launches, holders, setuid_isolation):
     assert setuid_isolation.mode is sandbox.Mode.SETUID
     case = next(case for case in CASES if case.name == name)
-    grade_and_check(case, tmp_path / "run", launches, setuid_isolation)
+    reason = skip_reason(case, setuid_isolation)
+    if reason:
+        pytest.skip(reason)
+    grade_and_check(case, tmp_path / "run", launches, setuid_isolation, holders)
     assert all(item.isolation.mode is sandbox.Mode.SETUID for item in launches)
 
 
+NONE_CASES = ("deep_tree",)  # the clean-up of a workspace whose scratch is an ordinary folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NONE_CASES)
+def test_without_os_isolation_the_clean_up_stops_them_too(name, tmp_path, launches, holders, monkeypatch):
+    monkeypatch.setenv(sandbox.ISOLATION_VARIABLE, "none")
+    sandbox.reset()
+    try:
+        isolation = sandbox.isolation_in_effect()
+        assert isolation.mode is sandbox.Mode.NONE and isolation.scratch_bytes is None
+        case = next(case for case in CASES if case.name == name)
+        grade_and_check(case, tmp_path / "run", launches, isolation, holders)
+    finally:
+        monkeypatch.undo()
+        sandbox.reset()
+
+
 def grade_and_check(case: Case, tmp_path: Path, launches: list[sandbox.Launched],
-                    isolation: sandbox.Isolation) -> None:
+                    isolation: sandbox.Isolation, holders: list[Path]) -> None:
     decoy = make_decoy(tmp_path / "decoy")
     decoy_before = snapshot(decoy)
     listener = Listener()
@@ -248,6 +294,9 @@ def grade_and_check(case: Case, tmp_path: Path, launches: list[sandbox.Launched]
         time.sleep(case.settle)
     finally:
         listener.close()
+    left = [path for pattern in case.left_on_disk for path in glob.glob(substitute(pattern, values))]
+    for path in left:  # said below; removed first so that a failure does not litter the machine
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
 
     document = validate_results(out / "results.json")
     text = (out / "results.json").read_text()
@@ -263,6 +312,8 @@ def grade_and_check(case: Case, tmp_path: Path, launches: list[sandbox.Launched]
     for secret in case.absent:
         assert secret not in text, f"{secret!r} in results.json\n{summary}"
     assert no_survivors(launches), f"processes of the submission outlived grading: {survivors(launches)}"
+    assert holders and not any(path.exists() for path in holders), f"the workspace was left behind: {holders}"
+    assert left == [], f"the submission left files on the machine: {left}"
     assert all(not item.killed or item.process.returncode is not None for item in launches)
     assert snapshot(decoy) == decoy_before, "the decoy grader folder changed"
     assert listener.arrivals == [], f"the submission reached the test's port: {listener.arrivals}"

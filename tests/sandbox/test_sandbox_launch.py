@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -229,5 +230,76 @@ def test_the_isolation_in_effect_is_described_for_the_results():
     if IS_ROOT:
         assert isolation.mode in {Mode.BWRAP, Mode.SETUID} and summary.startswith("OS isolation: ")
         assert "OFF" not in summary
+        assert extra["scratch_bytes"] == sandbox.SCRATCH_BYTES and extra["tmp_bytes"] == sandbox.PRIVATE_TMP_BYTES
+        assert f"scratch folder held at most {sandbox.SCRATCH_BYTES // 2**20} MiB" in summary
+        if extra["cgroup"] is not None:  # root, and this machine lets the grader make cgroups
+            assert extra["cgroup"]["memory_bytes"] and "MiB of memory" in summary and "a cgroup of its own" in summary
+        else:
+            assert extra["cgroup_reason"] and f"no cgroup ({extra['cgroup_reason']})" in summary
     else:
         assert isolation.mode is Mode.NONE and summary.startswith("OS isolation: OFF")
+
+
+STORAGE_PROBE = r"""
+import json, os, sys
+paths = json.loads(sys.argv[1])
+def size(path):
+    info = os.statvfs(path)
+    return info.f_blocks * info.f_frsize
+def writes(path):
+    try:
+        with open(path, "w") as handle:
+            handle.write("written by the worker")
+        return True
+    except OSError:
+        return False
+facts = {"scratch_size": size("."), "tmp_size": size("/tmp"), "cwd": os.getcwd(),
+         "writes": {p: writes(p) for p in paths["write"]},
+         "visible": {p: os.path.exists(p) for p in paths["look"]}}
+print(json.dumps(facts), flush=True)
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
+@pytest.mark.parametrize("mode", [Mode.BWRAP, Mode.SETUID])
+def test_scratch_and_tmp_are_capped_private_tmpfs_gone_with_the_worker(mode, layout, monkeypatch):
+    base = isolation_for(mode)
+    if mode is Mode.SETUID:
+        reason = sandbox._private_mounts_work(base.user)
+        if reason:
+            pytest.skip(reason)
+    isolation = replace(base, scratch_bytes=sandbox.SCRATCH_BYTES, tmp_bytes=sandbox.PRIVATE_TMP_BYTES)
+    monkeypatch.setattr(sandbox, "_isolation", lambda extra: isolation)
+    data = layout["holder"] / "data.npz"  # a file the worker reads, under /tmp: bound back in setuid mode
+    data.write_text("data")
+    data.chmod(0o644)
+    marker = f"vae-storage-probe-{os.getpid()}"
+    shared = [f"/tmp/{marker}", f"/var/tmp/{marker}", f"/dev/shm/{marker}"]
+    paths = {"write": [str(layout["scratch"] / "mine.txt"), *shared],
+             "look": [str(layout["homework"] / "utils.py"), str(layout["secret"]), str(data)]}
+    read_end, write_end = os.pipe()
+    spec = LaunchSpec(command=[sys.executable, "-I", "-S", "-c", STORAGE_PROBE, json.dumps(paths)],
+                      cwd=layout["scratch"], env=sandbox.clean_environment(layout["scratch"], 1), pass_fds=(),
+                      stdout=write_end, stderr=write_end, readable=(layout["homework"], data),
+                      writable=(layout["scratch"],))
+    launched = sandbox.launch(spec)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as output:
+        line = output.readline()
+    assert sandbox.terminate(launched) == []
+    facts = json.loads(line)
+    assert facts["scratch_size"] == sandbox.SCRATCH_BYTES and facts["tmp_size"] == sandbox.PRIVATE_TMP_BYTES
+    assert facts["cwd"] == str(layout["scratch"]) and facts["writes"][str(layout["scratch"] / "mine.txt")]
+    assert facts["visible"] == {str(layout["homework"] / "utils.py"): True, str(layout["secret"]): False,
+                                str(data): True}
+    assert list(layout["scratch"].iterdir()) == []  # what it wrote never reached the grader's folder
+    assert not any(os.path.exists(path) for path in shared)  # the machine's /tmp, /var/tmp, /dev/shm: untouched
+
+
+def test_mode_none_says_that_nothing_is_capped_and_why():
+    isolation = Isolation(Mode.NONE, sandbox.own_user(), False, False, False, "the grader was not run as root",
+                          cgroup_reason="making cgroups needs root",
+                          storage_reason="mode none: scratch is an ordinary folder and /tmp the machine's")
+    summary, extra = isolation.summary(), isolation.as_extra_data()
+    assert "no cgroup (making cgroups needs root)" in summary and "no size cap" in summary
+    assert extra["cgroup"] is None and extra["scratch_bytes"] is None and extra["tmp_bytes"] is None
