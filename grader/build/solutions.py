@@ -27,11 +27,17 @@ In the starter a region becomes, at the marker's indentation::
         #       Hint: torch.randn_like.
         raise NotImplementedError("sample_gaussian: not implemented yet — see the TODO above")
 
+A region is a solution only for the homeworks that assign its function: ``strip_solutions(text, source,
+functions)`` replaces the regions of the functions named in ``functions`` and, in every other region,
+keeps the solution and drops the marker and prompt lines (``reveal``), so that one source serves the
+homework where ``negative_iwae_bound`` is provided and the one where students write it.
+
 Files without markers are left unchanged. Any malformed marker raises :class:`MarkerError` naming the
 file and the line.
 """
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +162,14 @@ def starter_lines(region: Region, newline: str = "\n") -> list[str]:
     return [line + newline for line in todo]
 
 
-def strip_solutions(text: str, source: str = "<string>") -> str:
-    """The starter version of a module: every region replaced by its TODO and a NotImplementedError.
+def revealed_lines(region: Region, newline: str = "\n") -> list[str]:
+    """The lines that replace ``region`` where its function is provided: the solution as written."""
+    return [line + newline for line in region.solution]
+
+
+def strip_solutions(text: str, source: str = "<string>", functions: Collection[str] | None = None) -> str:
+    """The starter version of a module: each region of a function in ``functions`` (default: every region)
+    replaced by its TODO and a NotImplementedError, every other region by its solution without the markers.
 
     Text without markers comes back unchanged. Raises :class:`MarkerError` on a malformed marker and
     :class:`SyntaxError` (naming ``source``) if the starter would not compile.
@@ -171,7 +183,8 @@ def strip_solutions(text: str, source: str = "<string>") -> str:
     for region in regions:
         out += lines[position : region.begin_line - 1]
         newline = _split_line(lines[region.begin_line - 1])[1] or "\n"
-        out += starter_lines(region, newline)
+        stripped = functions is None or region.function in functions
+        out += starter_lines(region, newline) if stripped else revealed_lines(region, newline)
         position = region.end_line
     out += lines[position:]
     starter = "".join(out)
@@ -179,13 +192,21 @@ def strip_solutions(text: str, source: str = "<string>") -> str:
     return starter
 
 
-def solution_lines(text: str, source: str = "<string>") -> set[str]:
-    """The code of every solution line (non-blank, non-comment), stripped and without a trailing comment.
+def reveal_solutions(text: str, source: str = "<string>") -> str:
+    """The module with every region's solution kept and its marker and prompt lines dropped."""
+    return strip_solutions(text, source, functions=())
+
+
+def solution_lines(text: str, source: str = "<string>", functions: Collection[str] | None = None) -> set[str]:
+    """The code of every solution line (non-blank, non-comment) of the regions of ``functions`` (default: all),
+    stripped and without a trailing comment.
 
     Used to check that nothing shipped to students contains a solution line.
     """
     found: set[str] = set()
     for region in find_regions(text, source):
+        if functions is not None and region.function not in functions:
+            continue
         for line in region.solution:
             code = normalize_code_line(line)
             if code:
@@ -193,14 +214,16 @@ def solution_lines(text: str, source: str = "<string>") -> set[str]:
     return found
 
 
-def provided_lines(text: str, source: str = "<string>") -> set[str]:
-    """The code of every line outside the solution regions, normalized like :func:`solution_lines`.
+def provided_lines(text: str, source: str = "<string>", functions: Collection[str] | None = None) -> set[str]:
+    """The code of every line that ships: outside the regions of ``functions`` (default: all regions),
+    normalized like :func:`solution_lines`.
 
     A solution line that also appears here (``logits = self.dec(z)`` in a provided method, say) is no secret.
     """
     inside: set[int] = set()
     for region in find_regions(text, source):
-        inside.update(range(region.begin_line, region.end_line + 1))
+        if functions is None or region.function in functions:
+            inside.update(range(region.begin_line, region.end_line + 1))
     outside = (line for number, line in enumerate(text.splitlines(), 1) if number not in inside)
     return {code for line in outside if (code := normalize_code_line(line))}
 
@@ -217,6 +240,6 @@ def normalize_code_line(line: str) -> str:
     return " ".join(code.split())
 
 
-def strip_file(path: Path) -> str:
+def strip_file(path: Path, functions: Collection[str] | None = None) -> str:
     """:func:`strip_solutions` of a UTF-8 file (line endings kept as they are), errors naming the file."""
-    return strip_solutions(path.read_bytes().decode("utf-8"), str(path))
+    return strip_solutions(path.read_bytes().decode("utf-8"), str(path), functions)
