@@ -1,5 +1,6 @@
 # The front door. Every target sets up .venv (pinned dependencies) first when needed.
 # Each target works in one folder: datasets/, reference/, assignment/, grader/, tests/.
+# HOMEWORK=<id> picks the homework (python -m grader homeworks lists them; default vae).
 
 SHELL := /bin/bash
 # Debian's python3 (not a pyenv one under /root): the sandboxed worker user must be able to read the venv.
@@ -8,29 +9,34 @@ VENV := .venv
 PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-tools
-SUBMISSION ?= reference
+HOMEWORK ?= vae
+SUBMISSION ?= reference/common
 SUBMISSIONS ?=
 PYTEST_ARGS ?=
-TIME_LIMIT ?= 600
-# Almost-right variants from tests/mutants/mutants.toml that make calibrate trains once each and places against the band.
-PLACEMENTS ?= train_kl_annealing_reversed bound_kl_warm_up bound_kl_free_bits bound_kl_clipped bound_logits_clamped \
-	bound_nelbo_half_kl
+BATCH_FLAGS ?=
+TIME_LIMIT ?=
+# Almost-right variants of the homework's mutants.toml that make calibrate trains once each and places against the
+# band (for the flagship; PLACEMENTS= for none).
+PLACEMENTS ?= $(if $(filter vae,$(HOMEWORK)),train_kl_annealing_reversed bound_kl_warm_up bound_kl_free_bits \
+	bound_kl_clipped bound_logits_clamped bound_nelbo_half_kl,)
 
-.PHONY: help venv test lint train data assignment handout bench grade autograder report calibrate clean
+.PHONY: help venv test lint homeworks train data assignment handout bench grade autograder report calibrate clean
 
 help:
-	@echo "make test        the whole test suite (creates .venv first)"
-	@echo "make train       20,000-iteration reference run: runs/reference/{metrics.json,samples.png}"
+	@echo "Every target takes HOMEWORK=<id> (default vae); make homeworks lists them."
+	@echo "make test        the whole test suite, every homework (creates .venv first)"
+	@echo "make homeworks   the homeworks: id, title, files, points"
+	@echo "make train       the homework's reference run: runs/<id>/{metrics.json,samples.png,weights.pt}"
 	@echo "make data        rebuild datasets/mnist.npz and verify it against the official MD5s"
-	@echo "make assignment  regenerate assignment/ (the student starter) from reference/"
-	@echo "make handout     dist/handout.zip for students"
+	@echo "make assignment  regenerate every homework's starter assignment/<id>/ from reference/"
+	@echo "make handout     dist/handout-<id>.zip for students"
 	@echo "make bench       training-step and memory benchmark; the reference graded at full speed and as on"
 	@echo "                 Gradescope (½ CPU, 768 MB, in a cgroup: needs root)"
 	@echo "make grade [SUBMISSION=path]   grade a submission into results/"
-	@echo "make autograder [TIME_LIMIT=600]  dist/autograder.zip for Gradescope (its autograder timeout, seconds)"
-	@echo "make report SUBMISSIONS=path   batch-grade a folder or Gradescope export into reports/"
+	@echo "make autograder [TIME_LIMIT=s] dist/autograder-<id>.zip for Gradescope (default: the homework's limit)"
+	@echo "make report SUBMISSIONS=path [BATCH_FLAGS=...]  batch-grade a folder or Gradescope export into reports/"
 	@echo "make calibrate   grade the reference over 20 seeds at 1 and 2 threads, place almost-right variants;"
-	@echo "                 writes grader/calibration.json and calibration.png (resumes; about 80 min on 2 cores)"
+	@echo "                 writes the homework's calibration.json and .png (resumes; about 80 min on 2 cores)"
 
 $(STAMP): requirements.txt
 	test -x $(VENV)/bin/python || $(BASE_PYTHON) -m venv $(VENV)
@@ -62,34 +68,37 @@ test: $(STAMP) $(SYSTEM_STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+homeworks: $(STAMP)
+	$(PY) -m grader homeworks
+
 train: $(STAMP)
-	cd reference && $(PY) run_vae.py --out $(CURDIR)/runs/reference
+	$(PY) -m grader.instructor.run_reference --homework $(HOMEWORK) -- --out $(CURDIR)/runs/$(HOMEWORK)
 
 data: $(STAMP)
 	$(PY) datasets/build_mnist.py
 
 assignment: $(STAMP)
-	$(PY) -m grader.build assignment
+	$(PY) -m grader.instructor.build assignment
 
 handout: $(STAMP)
-	$(PY) -m grader.build handout
+	$(PY) -m grader.instructor.build handout --homework $(HOMEWORK)
 
 bench: $(STAMP)
-	$(PY) -m grader.bench
-	$(PY) -m grader.bench_gradescope
+	$(PY) -m grader.instructor.bench
+	$(PY) -m grader.instructor.bench_gradescope
 
 grade: $(STAMP)
-	$(PY) -m grader grade $(SUBMISSION) --out results
+	$(PY) -m grader grade $(SUBMISSION) --homework $(HOMEWORK) --out results
 
 autograder: $(STAMP)
-	$(PY) -m grader.build autograder --time-limit $(TIME_LIMIT)
+	$(PY) -m grader.instructor.build autograder --homework $(HOMEWORK) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT),)
 
 report: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make report SUBMISSIONS=path/to/export-or-folder"; exit 2; }
-	$(PY) -m grader batch $(SUBMISSIONS) --out reports
+	$(PY) -m grader batch $(SUBMISSIONS) --homework $(HOMEWORK) --out reports $(BATCH_FLAGS)
 
 calibrate: $(STAMP)
-	$(PY) -m grader.calibrate --place $(PLACEMENTS)
+	$(PY) -m grader.instructor.calibrate --homework $(HOMEWORK) $(if $(strip $(PLACEMENTS)),--place $(PLACEMENTS),)
 
 clean:
 	rm -rf dist results reports runs .pytest_cache

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import GRADER_VERSION, batch, sandbox
-from grader.batch import BatchConfig
+from grader import GRADER_VERSION
+from grader.classroom import batch
+from grader.grading import sandbox
+from grader.classroom.batch import BatchConfig
 from tests.batch.classroom import Student, build_class, write_export, zip_folder
 
 

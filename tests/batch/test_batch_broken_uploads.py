@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from grader.__main__ import main
-from grader.batch import RECORD_NAME, Status
+from grader.classroom.batch import RECORD_NAME, Status
 from tests.batch.broken_uploads import BROKEN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 
 from grader import GRADER_VERSION
 from grader.__main__ import main
-from grader.batch import RECORD_NAME, RUN_NAME
+from grader.classroom.batch import RECORD_NAME, RUN_NAME
 from tests.batch.classroom import render_page
 
 ITERATIONS = 50

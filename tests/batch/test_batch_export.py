@@ -4,9 +4,9 @@ import zipfile
 
 import pytest
 
-from grader import export
-from grader.export import ExportError, parse_metadata, read_input, safe_id
-from grader.submission import load_submission
+from grader.classroom import export
+from grader.classroom.export import ExportError, parse_metadata, read_input, safe_id
+from grader.grading.submission import load_submission
 from tests.batch.broken_uploads import corrupt_entries, non_utf8_name
 from tests.batch.classroom import build_class, metadata_yaml, write_export, zip_folder
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader import GRADER_VERSION, report
-from grader.batch import RECORD_NAME, Record, Status, submission_dir
-from grader.export import ExportedSubmission, Submitter
-from grader.report import load_rows, safe_grid_uri, starter_digest, write_report
-from grader.scoring import load_band
+from grader import GRADER_VERSION
+from grader.classroom import report
+from grader.classroom.batch import RECORD_NAME, Record, Status, submission_dir
+from grader.classroom.export import ExportedSubmission, Submitter
+from grader.classroom.report import load_rows, safe_grid_uri, starter_digest, write_report
+from grader.engine.scoring import load_band
 from tests.batch.classroom import render_page
 
 CHECKS = [("1.1", "sample_gaussian: shape", 3.0), ("2.1", "kl_normal: closed form", 5.0),

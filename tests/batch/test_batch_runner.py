@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import GRADER_VERSION, batch
-from grader.batch import BatchConfig, Record, Status, is_finished, kill_tree, plan_parallelism, run_batch
-from grader.export import ExportedSubmission, read_input, safe_id
-from grader.report import write_report
-from grader.submission import load_submission
+from grader import GRADER_VERSION
+from grader.classroom import batch
+from grader.classroom.batch import BatchConfig, Record, Status, is_finished, kill_tree, plan_parallelism, run_batch
+from grader.classroom.export import ExportedSubmission, read_input, safe_id
+from grader.classroom.report import write_report
+from grader.grading.submission import load_submission
 from tests.batch.broken_uploads import BROKEN, corrupt_lzma
 
 
@@ -160,7 +161,7 @@ def test_one_batch_at_a_time_per_output_folder_and_leftovers_are_cleared(tmp_pat
 
 DRIVER = """
 import sys
-from grader import batch
+from grader.classroom import batch
 from grader.__main__ import main
 batch.grade_command = lambda submission, out, config, threads: [sys.executable, sys.argv[1], str(submission), str(out)]
 sys.exit(main(["batch", sys.argv[2], "--out", sys.argv[3], "--jobs", "2", "--unit-only", "--no-progress"]))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.build.handout import build_handout
-from grader.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_TOP, REFERENCE_DIR
+from grader.instructor.build.handout import build_handout
+from grader.instructor.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_TOP, REFERENCE_DIR
 
 SUBPROCESS_TIMEOUT = 300  # seconds; a hung child fails the test instead of the whole session
 

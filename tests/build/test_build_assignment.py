@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from grader.build.__main__ import main
-from grader.build.assignment import BuildError, assignment_files, check_assignment, write_assignment
-from grader.build.layout import ASSIGNMENT_DIR, REFERENCE_DIR, REPO_ROOT
+from grader.instructor.build.__main__ import main
+from grader.instructor.build.assignment import BuildError, assignment_files, check_assignment, write_assignment
+from grader.instructor.build.layout import ASSIGNMENT_DIR, REFERENCE_DIR, REPO_ROOT
 
 STUDENT_FUNCTIONS = {"utils.py": ["sample_gaussian", "kl_normal"], "vae.py": ["negative_elbo_bound"]}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.build.assignment import BuildError
-from grader.build.autograder import build_autograder
+from grader.instructor.build.assignment import BuildError
+from grader.instructor.build.autograder import build_autograder
 from tests.conftest import REFERENCE, ROOT, validate_results
 
 DEVELOPMENT_ARGS = ["--iterations", "100", "--threads", "2"]

@@ -7,11 +7,11 @@ import zipfile
 
 import pytest
 
-from grader.build.__main__ import main
-from grader.build.assignment import BuildError, assignment_files, write_assignment
-from grader.build.handout import ZIP_TIMESTAMP, build_handout, find_leaks, secret_lines
-from grader.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_DATA, HANDOUT_TOP, REFERENCE_DIR
-from grader.build.solutions import normalize_code_line, solution_lines
+from grader.instructor.build.__main__ import main
+from grader.instructor.build.assignment import BuildError, assignment_files, write_assignment
+from grader.instructor.build.handout import ZIP_TIMESTAMP, build_handout, find_leaks, secret_lines
+from grader.instructor.build.layout import ASSIGNMENT_DIR, DATA_FILE, HANDOUT_DATA, HANDOUT_TOP, REFERENCE_DIR
+from grader.instructor.build.solutions import normalize_code_line, solution_lines
 
 CALL_STUDENT_FUNCTIONS = """
 import json, torch, data, utils, vae
@@ -101,7 +101,7 @@ def test_a_stale_assignment_stops_the_build(tmp_path, capsys):
     out = tmp_path / "handout.zip"
     assert main(["handout", "--assignment", str(assignment), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "out of date" in err and "changed: vae.py" in err and "grader.build assignment" in err
+    assert "out of date" in err and "changed: vae.py" in err and "grader.instructor.build assignment" in err
     assert not out.exists()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.build.solutions import (
+from grader.instructor.build.solutions import (
     MarkerError,
     find_regions,
     provided_lines,

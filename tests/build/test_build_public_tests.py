@@ -3,7 +3,7 @@
 import ast
 import sys
 
-from grader.build.layout import ASSIGNMENT_DIR, REFERENCE_DIR
+from grader.instructor.build.layout import ASSIGNMENT_DIR, REFERENCE_DIR
 
 PUBLIC_TESTS = sorted((REFERENCE_DIR / "tests").glob("*.py"))
 HOMEWORK_MODULES = {path.stem for path in REFERENCE_DIR.glob("*.py")}

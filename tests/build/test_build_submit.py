@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from grader.build.layout import HANDOUT_DATA, REFERENCE_DIR
+from grader.instructor.build.layout import HANDOUT_DATA, REFERENCE_DIR
 
 SUBMITTED = ["utils.py", "vae.py"]
 

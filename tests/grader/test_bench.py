@@ -1,7 +1,7 @@
 """The benchmark's arithmetic and its table (the timings themselves are make bench's, never asserted)."""
 
-from grader import bench
-from grader.bench import Timing
+from grader.instructor import bench
+from grader.instructor.bench import Timing
 
 
 def test_gemm_flops_count_forward_weight_and_input_gradients() -> None:

@@ -2,9 +2,10 @@
 
 import pytest
 
-from grader import bench_gradescope, cgroups
-from grader.bench_gradescope import Limits, Measurement, bench_cgroup, describe
-from grader.cgroups import Hierarchy
+from grader.instructor import bench_gradescope
+from grader.grading import cgroups
+from grader.instructor.bench_gradescope import Limits, Measurement, bench_cgroup, describe
+from grader.grading.cgroups import Hierarchy
 
 
 @pytest.fixture

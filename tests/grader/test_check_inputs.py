@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from grader import check_inputs
-from grader.check_inputs import DEVELOPMENT_SECRET, check_seed, grading_secret
-from grader.grade import grade
-from grader.session import GradeConfig
+from grader.engine import check_inputs
+from grader.engine.check_inputs import DEVELOPMENT_SECRET, check_seed, grading_secret
+from grader.grading.grade import grade
+from grader.grading.session import GradeConfig
 from tests.conftest import validate_results
 
 UNIT_ONLY = GradeConfig(training=False, threads=1)
@@ -57,7 +57,7 @@ def test_returning_the_values_shown_by_the_previous_grading_earns_nothing(make_s
 
     # Without the submission in the seed, the same replay would have earned the points: the defence is what stops it.
     monkeypatch.setattr(check_inputs, "check_seed", lambda secret, digest, label: check_seed(secret, "", label))
-    monkeypatch.setattr("grader.session.check_seed", check_inputs.check_seed)
+    monkeypatch.setattr("grader.grading.session.check_seed", check_inputs.check_seed)
     fixed = grade_constants(make_submission, tmp_path, "fixed-first", 1.0, 2.0)
     shown_kl, shown_rec = expected_term(fixed["3.2"]["output"]), expected_term(fixed["3.3"]["output"])
     replay_fixed = grade_constants(make_submission, tmp_path, "fixed-replay", shown_kl, shown_rec)

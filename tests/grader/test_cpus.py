@@ -1,6 +1,6 @@
 """CPU quota detection: Gradescope's ½ vCPU is a cgroup quota that os.cpu_count() does not show."""
 
-from grader import cpus
+from grader.engine import cpus
 
 
 def fake_tree(tmp_path, proc_line: str, files: dict[str, str]):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
-from grader.results import Outcome
-from grader.scoring import load_band
-from grader.session import FULL_ITERATIONS, Budgets, GradeConfig
+from grader.grading.grade import grade
+from grader.engine.results import Outcome
+from grader.engine.scoring import load_band
+from grader.grading.session import FULL_ITERATIONS, Budgets, GradeConfig
 from tests.conftest import ASSIGNMENT, REFERENCE, validate_results
 
 UNIT_ONLY = GradeConfig(training=False, threads=2)

@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from grader import classifier, grids
-from grader.train_classifier import ClassifierTrainConfig, augment, train_classifier
+from grader.digits import classifier
+from grader.digits import grids
+from grader.instructor.train_classifier import ClassifierTrainConfig, augment, train_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST = ROOT / "datasets" / "mnist.npz"

@@ -5,7 +5,7 @@ import math
 import jsonschema
 import pytest
 
-from grader.results import GRADER_FAULT_NOTE, CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
+from grader.engine.results import GRADER_FAULT_NOTE, CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
 from tests.conftest import SCHEMA
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import submission
-from grader.submission import MAX_ENTRIES, MAX_FILE_BYTES, MAX_ZIP_DIRECTORY_BYTES, load_submission
+from grader.grading import submission
+from grader.grading.submission import MAX_ENTRIES, MAX_FILE_BYTES, MAX_ZIP_DIRECTORY_BYTES, load_submission
 
 UTILS, VAE = b"# utils\n", b"# vae\n"
 

@@ -3,9 +3,9 @@ time limit (so that Gradescope never kills it before results.json is written).""
 
 import pytest
 
-from grader.grade import grade
-from grader.results import Outcome
-from grader.session import Budgets, GradeConfig
+from grader.grading.grade import grade
+from grader.engine.results import Outcome
+from grader.grading.session import Budgets, GradeConfig
 from tests.conftest import validate_results
 
 HANGING_SAMPLE = ("utils.py", "    epsilon = torch.randn_like(m)  # (..., dim)",

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from grader import wire
+from grader.grading import wire
 
 
 def roundtrip(message: object) -> object:

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import wire
-from grader.answers import VALUE, ListOf, Number, Optional, Record
-from grader.worker_client import WorkerClient, WorkerProtocolError, WorkerTimeout
+from grader.grading import wire
+from grader.engine.answers import VALUE, ListOf, Number, Optional, Record
+from grader.grading.worker_client import WorkerClient, WorkerProtocolError, WorkerTimeout
 
 
 class Channel:

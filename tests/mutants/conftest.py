@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
-from grader.results import GradeResult
-from grader.session import GradeConfig
-from tests.mutants.catalogue import Mutant
+from grader.grading.grade import grade
+from grader.engine.results import GradeResult
+from grader.grading.session import GradeConfig
+from grader.instructor.catalogue import Mutant
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from statistics import NormalDist
 
 import pytest
 
-from grader.calibrate import (
+from grader.instructor.calibrate import (
     DEFAULT_CATALOGUE,
     PARTIAL_CREDIT_NATS,
     PLOT_FILE,
@@ -23,8 +23,8 @@ from grader.calibrate import (
     thread_effect,
     write_calibration,
 )
-from grader.scoring import CALIBRATION_FILE, NelboBand, load_band
-from grader.session import FULL_ITERATIONS
+from grader.engine.scoring import CALIBRATION_FILE, NelboBand, load_band
+from grader.grading.session import FULL_ITERATIONS
 
 
 def test_the_chi_square_approximation_is_close_to_tabulated_quantiles():

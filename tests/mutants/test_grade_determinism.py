@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import RESULTS_NAME, grade
-from grader.session import GradeConfig
+from grader.grading.grade import RESULTS_NAME, grade
+from grader.grading.session import GradeConfig
 from tests.conftest import REFERENCE
-from tests.mutants.catalogue import load_catalogue
+from grader.instructor.catalogue import load_catalogue
 
 SHORT_TRAINING_ITERATIONS = 200
 RUN_DEPENDENT_EXTRA = ("training_seconds",)  # wall-clock figures: the only fields allowed to differ

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from tests.mutants.catalogue import FUNCTIONS, load_catalogue, problems
+from grader.instructor.catalogue import FUNCTIONS, load_catalogue, problems
 
 CATALOGUE = load_catalogue()
 MINIMUM_MUTANTS = 30

@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from grader.scoring import load_band
-from grader.session import FULL_ITERATIONS, Budgets, GradeConfig
-from tests.mutants.catalogue import caught_as_declared, load_catalogue
+from grader.engine.scoring import load_band
+from grader.grading.session import FULL_ITERATIONS, Budgets, GradeConfig
+from grader.instructor.catalogue import caught_as_declared, load_catalogue
 
 TRAINING_MUTANTS = [m for m in load_catalogue() if m.stage == "training"]
 # One thread and a generous budget: the point is the NELBO, and a shared CI machine must not time the run out.

@@ -6,8 +6,8 @@ Graded with the unit checks only (GradeConfig(training=False)): a few seconds pe
 
 import pytest
 
-from grader.session import GradeConfig
-from tests.mutants.catalogue import caught_as_declared, load_catalogue, unit_checks
+from grader.grading.session import GradeConfig
+from grader.instructor.catalogue import caught_as_declared, load_catalogue, unit_checks
 
 UNIT_ONLY = GradeConfig(training=False, threads=1)
 CATALOGUE = load_catalogue()

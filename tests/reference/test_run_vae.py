@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grader.scoring import load_band
+from grader.engine.scoring import load_band
 from tests.conftest import REFERENCE
 
 GRID_SIZE = (602, 302)  # 20 columns x 10 rows of 28-pixel images with 2-pixel padding

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from grader.oracle import REFERENCE_DIR, reference
+from grader.engine.oracle import REFERENCE_DIR, reference
 
 N_IMAGES, PIXELS, BATCH = 250, 784, 100  # 2 full batches per epoch, 50 images dropped
 

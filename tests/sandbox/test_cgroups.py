@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups, sandbox
-from grader.cgroups import Cgroup, CgroupLimits, CgroupUnavailable, Hierarchy
-from grader.sandbox import Isolation, LaunchSpec, Mode
+from grader.grading import cgroups
+from grader.grading import sandbox
+from grader.grading.cgroups import Cgroup, CgroupLimits, CgroupUnavailable, Hierarchy
+from grader.grading.sandbox import Isolation, LaunchSpec, Mode
 
 IS_ROOT = os.geteuid() == 0
 MIB = 2**20

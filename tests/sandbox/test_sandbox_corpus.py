@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import permissions, sandbox
-from grader.grade import CHECKS_DIR, TRAINING_CHECK_FILES, grade
-from grader.session import Budgets, GradeConfig
-from grader.worker_client import LOG_KEEP_BYTES
+from grader.grading import permissions
+from grader.grading import sandbox
+from grader.grading.grade import CHECKS_DIR, TRAINING_CHECK_FILES, grade
+from grader.grading.session import Budgets, GradeConfig
+from grader.grading.worker_client import LOG_KEEP_BYTES
 from tests.conftest import validate_results
 from tests.sandbox.corpus import (
     ADDITION_HEADER,

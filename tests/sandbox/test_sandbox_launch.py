@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import permissions, sandbox
-from grader.sandbox import Isolation, LaunchSpec, Mode
+from grader.grading import permissions
+from grader.grading import sandbox
+from grader.grading.sandbox import Isolation, LaunchSpec, Mode
 
 IS_ROOT = os.geteuid() == 0
 ROOT_REASON = "OS isolation needs root; not root here: the worker runs without it (mode none)"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import permissions, sandbox
-from grader.grade import grade
-from grader.session import GradeConfig
+from grader.grading import permissions
+from grader.grading import sandbox
+from grader.grading.grade import grade
+from grader.grading.session import GradeConfig
 from tests.conftest import REFERENCE, validate_results
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the check runs as another user, which needs root")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import workspace
-from grader.workspace import remove_tree, temporary_holder
+from grader.grading import workspace
+from grader.grading.workspace import remove_tree, temporary_holder
 from tests.conftest import ROOT
 
 IS_ROOT = os.geteuid() == 0
@@ -65,7 +65,7 @@ def test_a_deep_linked_locked_tree_is_removed_and_nothing_outside_it(tmp_path, o
 def test_a_grader_that_is_not_root_removes_its_own_locked_folders(tmp_path, outside):
     holder = tmp_path / "holder"
     holder.mkdir()
-    script = ("import sys; from pathlib import Path; from grader.workspace import remove_tree; "
+    script = ("import sys; from pathlib import Path; from grader.grading.workspace import remove_tree; "
               "from tests.sandbox.test_workspace_cleanup import hostile_tree; "
               "root, outside = Path(sys.argv[1]), Path(sys.argv[2]); hostile_tree(root, outside, 1_500); "
               "print(repr(remove_tree(root)), root.exists())")
