@@ -1,3 +1,3 @@
-"""The VAE homework autograder and the instructor tooling around it."""
+"""The homeworks' autograder (the engine, the grading run, the homeworks) and the tooling around it."""
 
 GRADER_VERSION = "1.1.0"

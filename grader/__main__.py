@@ -17,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from grader.engine.homework import DEFAULT_HOMEWORK, RESULTS_NAME, HomeworkError, all_homeworks, load_homework
+from grader.engine.homework import RESULTS_NAME, HomeworkError, all_homeworks, load_homework
 from grader.engine.results import CheckResult, GradeResult, Outcome, to_gradescope, write_json_atomically
 
 MIN_TIME_LIMIT_SECONDS = 120.0
@@ -84,10 +84,10 @@ def batch_command(args: argparse.Namespace) -> int:
     except ExportError as error:
         print(f"cannot read {args.input}: {error}", file=sys.stderr)
         return 2
-    config = BatchConfig(out=args.out, homework=args.homework, jobs=args.jobs, iterations=args.iterations,
-                         seed=args.seed,
-                         unit_only=args.unit_only, timeout_seconds=args.timeout, retry_failed=args.retry_failed,
-                         progress=not args.no_progress, allow_no_isolation=args.allow_no_isolation)
+    config = BatchConfig(out=args.out, homework=load_homework(args.homework).id, jobs=args.jobs,
+                         iterations=args.iterations, seed=args.seed, unit_only=args.unit_only,
+                         timeout_seconds=args.timeout, retry_failed=args.retry_failed, progress=not args.no_progress,
+                         allow_no_isolation=args.allow_no_isolation)
     previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # a kill also ends the running gradings
     try:
         summary = run_batch(entries, config)
@@ -104,7 +104,7 @@ def batch_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m grader", description="The VAE homeworks' autograder.")
+    parser = argparse.ArgumentParser(prog="python -m grader", description="The homeworks' autograder.")
     commands = parser.add_subparsers(dest="command", required=True)
     list_parser = commands.add_parser("homeworks", help="list the homeworks this grader knows")
     list_parser.add_argument("--json", action="store_true", help="as JSON")
@@ -144,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "files; without this flag the batch refuses to run in that mode")
     batch_parser.set_defaults(run=batch_command)
     for command in (grade_parser, batch_parser):
-        command.add_argument("--homework", default=DEFAULT_HOMEWORK,
-                             help=f"the homework's id (default {DEFAULT_HOMEWORK}; see python -m grader homeworks)")
+        command.add_argument("--homework", default=None,
+                             help="the homework's id (default: the default homework; see python -m grader homeworks)")
     return parser
 
 
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--iterations must be positive and --threads not negative")
     if (getattr(args, "time_limit", None) or MIN_TIME_LIMIT_SECONDS) < MIN_TIME_LIMIT_SECONDS:
         parser.error(f"--time-limit must be at least {MIN_TIME_LIMIT_SECONDS:.0f} seconds")
-    if hasattr(args, "homework") and args.command == "batch":
+    if args.command == "batch":
         try:
             load_homework(args.homework)
         except HomeworkError as error:

@@ -1,4 +1,8 @@
-"""Fixtures shared by the whole suite: paths, submission folders built from the reference, the schema."""
+"""Fixtures shared by the whole suite: paths, the homeworks, submission folders built from a reference, the schema.
+
+FLAGSHIP is the CS236 homework (``vae``); REFERENCE is the folder holding its student files with their solutions,
+ASSIGNMENT its generated starter. Tests that hold for every homework are parametrised over ``HOMEWORKS``.
+"""
 
 import importlib.util
 import json
@@ -10,10 +14,16 @@ from types import ModuleType
 import jsonschema
 import pytest
 
+from grader.engine.homework import all_homeworks, load_homework
+from grader.instructor.catalogue import student_sources
+
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "reference"
-ASSIGNMENT = ROOT / "assignment"
-SCHEMA = ROOT / "tests" / "grader" / "gradescope_results.schema.json"
+FLAGSHIP = load_homework("vae")
+FLAGSHIP_ITERATIONS = FLAGSHIP.training().iterations
+HOMEWORKS = all_homeworks()
+REFERENCE = ROOT / "reference" / "common"  # the flagship's student files, with their solutions
+ASSIGNMENT = FLAGSHIP.assignment_dir
+SCHEMA = ROOT / "tests" / "grading" / "gradescope_results.schema.json"
 
 
 def load_module(path: Path) -> ModuleType:
@@ -43,8 +53,8 @@ def make_submission(tmp_path: Path) -> Callable[..., Path]:
     def build(utils: str | None = None, vae: str | None = None, edits: tuple = (), drop: tuple = ()) -> Path:
         folder = tmp_path / f"submission{next(counter)}"
         folder.mkdir()
-        texts = {"utils.py": utils or (REFERENCE / "utils.py").read_text(),
-                 "vae.py": vae or (REFERENCE / "vae.py").read_text()}
+        texts = student_sources(FLAGSHIP)
+        texts["utils.py"], texts["vae.py"] = utils or texts["utils.py"], vae or texts["vae.py"]
         for name, old, new in edits:
             assert texts[name].count(old) == 1, f"edit target not unique in {name}: {old!r}"
             texts[name] = texts[name].replace(old, new)

@@ -49,7 +49,7 @@ from tqdm import tqdm
 from grader import GRADER_VERSION
 from grader.classroom.export import ExportedSubmission, safe_text
 from grader.engine.cpus import whole_cpus
-from grader.engine.homework import DEFAULT_HOMEWORK, RESULTS_NAME, load_homework
+from grader.engine.homework import RESULTS_NAME, load_homework
 from grader.engine.results import write_json_atomically
 from grader.grading import sandbox
 from grader.grading.submission import load_submission
@@ -69,7 +69,7 @@ KILL_WAIT_SECONDS = 10.0
 LOG_TAIL_CHARS = 2_000
 MAX_RECORD_BYTES = 1 * 2**20  # a record is a few hundred bytes
 MAX_RESULTS_BYTES = 64 * 2**20  # a results.json with its embedded grids is well under 1 MiB
-RESUBMIT_ADVICE = ("Nothing was graded. Ask the student to resubmit the homework's files (the files, or a fresh "
+RESUBMIT_ADVICE = ("Nothing was graded. Ask the student to resubmit {files} (the files, or a fresh "
                    ".zip of them), then download the export again and rerun the batch (only changed submissions "
                    "are graded); or grade a repaired copy with `python -m grader grade FOLDER`.")
 NO_ISOLATION_REFUSAL = """\
@@ -110,7 +110,7 @@ class Status(StrEnum):
 @dataclass(frozen=True)
 class BatchConfig:
     out: Path
-    homework: str = DEFAULT_HOMEWORK
+    homework: str | None = None  # None: the default homework
     jobs: int | None = None  # None: one per core
     iterations: int | None = None  # None: the homework's
     seed: int | None = None  # None: the homework's
@@ -122,7 +122,7 @@ class BatchConfig:
 
     def settings(self) -> dict[str, object]:
         """What, besides the files and the grader version, decides a result: a change means grading again."""
-        return {"homework": self.homework, "iterations": self.iterations, "seed": self.seed,
+        return {"homework": load_homework(self.homework).id, "iterations": self.iterations, "seed": self.seed,
                 "unit_only": self.unit_only}
 
 
@@ -233,7 +233,8 @@ def _needs_results(record: Record | None) -> bool:
 def grade_command(submission: Path, out: Path, config: BatchConfig, threads: int) -> list[str]:
     """The same command Gradescope's run_autograder uses, with this batch's settings."""
     time_limit = max(MIN_TIME_LIMIT_SECONDS, config.timeout_seconds - TIME_LIMIT_MARGIN_SECONDS)
-    command = [sys.executable, "-m", "grader", "grade", str(submission.resolve()), "--homework", config.homework,
+    command = [sys.executable, "-m", "grader", "grade", str(submission.resolve()), "--homework",
+               load_homework(config.homework).id,
                "--out", str(out.resolve()), "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
     if config.iterations is not None:
         command += ["--iterations", str(config.iterations)]
@@ -329,7 +330,8 @@ def _run_locked(entries: list[ExportedSubmission], config: BatchConfig, isolatio
             pending.append((entry, value))
         else:
             status = Status.UNUSABLE if action == "unusable" else Status.CRASHED
-            message = f"{value.rstrip('.')}. {RESUBMIT_ADVICE}" if status is Status.UNUSABLE else value
+            advice = RESUBMIT_ADVICE.format(files=" and ".join(load_homework(config.homework).student_files))
+            message = f"{value.rstrip('.')}. {advice}" if status is Status.UNUSABLE else value
             record = _record(entry, "", config, status, 0.0, message, isolation)
             _write_record_only(record, config.out, log)
             summary.unusable.append(entry.id)

@@ -152,8 +152,8 @@ class Row:
         settings = self.record.settings if self.record else {}
         if extra.get("unit_only") is True or settings.get("unit_only"):
             return "unit checks only"
-        iterations = settings.get("iterations")
-        if extra.get("development_run") is True or isinstance(iterations, int):
+        if extra.get("development_run") is True:
+            iterations = settings.get("iterations")
             return f"development ({iterations:,} iterations)" if isinstance(iterations, int) else "development"
         return "full" if self.record else ""
 
@@ -526,7 +526,7 @@ def safe_grid_uri(path: Path) -> str | None:
         buffer = io.BytesIO()
         grey.save(buffer, format="PNG", optimize=True)
         return _png_data_uri(buffer.getvalue())
-    except Exception:  # a hostile PNG can make the decoder raise almost anything: it is simply not shown
+    except Exception:  # a hostile PNG can make the image library raise almost anything: it is simply not shown
         return None
 
 

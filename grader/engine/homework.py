@@ -39,7 +39,6 @@ ASSIGNMENT_DIR = PROJECT_DIR / "assignment"
 DATASETS_DIR = PROJECT_DIR / "datasets"
 COMMON_LAYER = "common"
 SPEC_NAME = "homework.toml"
-DEFAULT_HOMEWORK = "vae"
 RESULTS_NAME = "results.json"  # beside the artifacts, in the grading's results folder
 
 
@@ -65,7 +64,7 @@ class TrainingRun:
     op: str  # the worker operation (worker_ops.py) that trains and answers the weights
     iterations: int
     seed: int
-    arguments: Mapping[str, object]  # passed to the operation as they are (z_dim, ...)
+    arguments: Mapping[str, object]  # passed to the operation as they are (a model size, ...)
     reference_seconds_full_cpu: float  # the reference's training on one full core (make bench)
     reference_seconds_half_cpu: float  # and on Gradescope's default ½ CPU
 
@@ -120,6 +119,8 @@ class Homework:
     report_grid: str = ""  # the grid the batch report shows per student
     written: str = ""  # a written part graded by staff on Gradescope (not by this grader), if any
     settings: Mapping[str, object] = field(default_factory=dict)  # homework-specific values for its own code
+    reference_root: Path = REFERENCE_DIR  # where its layers are (tests point it at a copy)
+    assignment_root: Path = ASSIGNMENT_DIR  # where its starter is generated
 
     # -- where its files are ---------------------------------------------------------------------------
 
@@ -160,11 +161,11 @@ class Homework:
     def reference_layers(self) -> tuple[Path, ...]:
         """Its source folders, first match wins: reference/<id>, its bases', reference/common (those that exist)."""
         names = (self.id, *(base.id for base in self.bases), COMMON_LAYER)
-        return tuple(REFERENCE_DIR / name for name in names if (REFERENCE_DIR / name).is_dir())
+        return tuple(self.reference_root / name for name in names if (self.reference_root / name).is_dir())
 
     @property
     def assignment_dir(self) -> Path:
-        return ASSIGNMENT_DIR / self.id
+        return self.assignment_root / self.id
 
     @property
     def data_paths(self) -> tuple[Path, ...]:
@@ -196,7 +197,7 @@ class Homework:
         return found
 
     def section_points(self) -> dict[str, float]:
-        """Points per section ("1": sample_gaussian's checks, ...)."""
+        """Points per section ("1": the first function's checks, ...)."""
         totals: dict[str, float] = {}
         for number, points in self.points.items():
             section = number.split(".")[0]
@@ -324,25 +325,51 @@ def _declarations(homeworks_dir: Path) -> dict[str, tuple[Path, dict[str, object
     return found
 
 
-@functools.cache
-def load_homework(homework_id: str = DEFAULT_HOMEWORK, homeworks_dir: Path = HOMEWORKS_DIR) -> Homework:
-    """The homework with ``homework_id``, its bases resolved; HomeworkError names what is wrong."""
+def default_homework_id(homeworks_dir: Path = HOMEWORKS_DIR) -> str:
+    """The homework a command grades when none is named: the one declared ``default = true`` (or the only one)."""
     declarations = _declarations(homeworks_dir)
-    if homework_id not in declarations:
-        known = ", ".join(sorted(declarations)) or "none"
-        raise HomeworkError(f"no homework {homework_id!r} (known: {known}); see python -m grader homeworks")
-    folder, declared = declarations[homework_id]
-    base_id = declared.get("extends")
-    if base_id is None:
+    marked = [homework_id for homework_id, (_, declared) in declarations.items() if declared.get("default") is True]
+    if len(marked) == 1:
+        return marked[0]
+    if not marked and len(declarations) == 1:
+        return next(iter(declarations))
+    raise HomeworkError(f"{len(marked)} homeworks in {homeworks_dir} are declared default = true; mark exactly one, "
+                        "or name the homework (--homework ID)")
+
+
+def load_homework(homework_id: str | None = None, homeworks_dir: Path = HOMEWORKS_DIR) -> Homework:
+    """The homework with ``homework_id`` (default: the default homework), its bases resolved; HomeworkError names
+    what is wrong. One object per homework: equal ids give the same object."""
+    return _load(homework_id or default_homework_id(homeworks_dir), homeworks_dir)
+
+
+def _extends_chain(homework_id: str, homeworks_dir: Path) -> list[str]:
+    """The homework's id and its bases' ids, nearest first; an unknown homework or a circle is refused."""
+    declarations = _declarations(homeworks_dir)
+    chain = [homework_id]
+    while True:
+        if chain[-1] not in declarations:
+            known = ", ".join(sorted(declarations)) or "none"
+            raise HomeworkError(f"no homework {chain[-1]!r} (known: {known}); see python -m grader homeworks")
+        folder, declared = declarations[chain[-1]]
+        base_id = declared.get("extends")
+        if base_id is None:
+            return chain
+        if not isinstance(base_id, str) or base_id in chain:
+            raise HomeworkError(f"{folder / SPEC_NAME}: extends must name another homework, not one that extends it "
+                                f"back ({' -> '.join([*chain, str(base_id)])})")
+        chain.append(base_id)
+
+
+@functools.cache
+def _load(homework_id: str, homeworks_dir: Path) -> Homework:
+    chain = _extends_chain(homework_id, homeworks_dir)
+    folder, declared = _declarations(homeworks_dir)[homework_id]
+    if len(chain) == 1:
         return _build(folder, declared, ())
-    if not isinstance(base_id, str) or base_id == homework_id:
-        raise HomeworkError(f"{folder / SPEC_NAME}: extends must name another homework")
-    base = load_homework(base_id, homeworks_dir)
-    chain = (base, *base.bases)
-    if any(ancestor.id == homework_id for ancestor in chain):
-        raise HomeworkError(f"{folder / SPEC_NAME}: extends {base_id!r}, which extends it back")
+    base = _load(chain[1], homeworks_dir)
     merged = _merge(_base_declaration(base, homeworks_dir), {k: v for k, v in declared.items() if k != "extends"})
-    return _build(folder, merged, chain)
+    return _build(folder, merged, (base, *base.bases))
 
 
 def _base_declaration(base: Homework, homeworks_dir: Path) -> dict[str, object]:
@@ -350,7 +377,7 @@ def _base_declaration(base: Homework, homeworks_dir: Path) -> dict[str, object]:
     declarations = _declarations(homeworks_dir)
     own = declarations[base.id][1]
     merged = own if not base.bases else _merge(_base_declaration(base.bases[0], homeworks_dir), own)
-    return {key: value for key, value in merged.items() if key not in ("extends", "written")}
+    return {key: value for key, value in merged.items() if key not in ("extends", "written", "default")}
 
 
 def all_homeworks(homeworks_dir: Path = HOMEWORKS_DIR) -> list[Homework]:

@@ -1,10 +1,10 @@
 """A homework's reference solution, imported into the trusted process only: it computes the expected values.
 
-The reference modules import each other by plain name (``import utils as ut``), and different homeworks
+The reference modules import each other by plain name (``import helpers``), and different homeworks
 have modules of the same names, so each homework's reference is imported in a private namespace: while
 one of its modules loads, its layers (``Homework.reference_layers``) lead ``sys.path`` and ``sys.modules``
 holds its own modules under their plain names; afterwards both are restored, and the modules keep the
-references they took. ``reference(homework).vae`` is that homework's ``vae`` module; each module is
+references they took. ``reference(homework).evaluate`` is that homework's ``evaluate`` module; each module is
 checked to come from one of the homework's layers. Student code never runs in this process.
 """
 

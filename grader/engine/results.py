@@ -34,7 +34,7 @@ class Outcome(StrEnum):
 
 @dataclass
 class CheckResult:
-    name: str  # "kl_normal: matches the closed form"
+    name: str  # "<function>: <what the check asserts>", from the check's docstring
     number: str  # "2.1"
     max_score: float
     score: float

@@ -2,13 +2,14 @@
 
 A homework's bands come from its ``calibration.json`` (``make calibrate HOMEWORK=<id>``: the reference graded
 over many seeds), one per scored metric under ``"bands"``. For a metric where lower is better (``order``
-"asc", a NELBO) the band is ``full_at_or_below`` / ``zero_at_or_above`` / ``review_below``; where higher is
-better ("desc", an accuracy) the same three edges mirror: full at or above, zero at or below, review above.
+"asc", a bound in nats) the band is: full points at or below ``full``, none at or above ``zero``, staff review
+below ``review``; where higher is better ("desc", an accuracy) the three edges mirror.
 """
 
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from grader.engine.homework import Homework, HomeworkError
 
@@ -46,9 +47,10 @@ class Band:
         return f"full points at or above {self.full:g}, none from {self.zero:g} down"
 
 
-def load_band(homework: Homework, metric: str) -> Band:
-    """The calibrated band of ``metric``; HomeworkError if the homework has not been calibrated for it."""
-    path = homework.calibration_file
+def load_band(homework: Homework, metric: str, path: Path | None = None) -> Band:
+    """The calibrated band of ``metric`` (from ``path``, default the homework's calibration.json); HomeworkError if
+    the homework has not been calibrated for it."""
+    path = path or homework.calibration_file
     order = homework.metric(metric).order
     try:
         bands = json.loads(path.read_text())["bands"]

@@ -170,7 +170,7 @@ class Cgroup:
         self.limits = limits
 
     @classmethod
-    def create(cls, limits: CgroupLimits, place: Placement | None = None, prefix: str = "vae-worker",
+    def create(cls, limits: CgroupLimits, place: Placement | None = None, prefix: str = "grader-worker",
                accounted: tuple[str, ...] = ()) -> "Cgroup":
         """A new cgroup below this process's own, in every hierarchy that holds a controller the limits need.
 

@@ -571,7 +571,7 @@ def _network_namespace_works(user: SandboxUser) -> bool:
 
 def _private_mounts_work(user: SandboxUser) -> str:
     """setuid mode: can the worker get a mount namespace with capped tmpfs? "" if so, else why not."""
-    holder = Path(tempfile.mkdtemp(prefix="vae-mount-probe-"))
+    holder = Path(tempfile.mkdtemp(prefix="grader-mount-probe-"))
     try:
         kept, scratch = holder / "kept", holder / "scratch"
         kept.mkdir(mode=0o755)
@@ -605,7 +605,7 @@ def _cgroup_for_workers(limits: Limits) -> tuple[CgroupLimits | None, str]:
     if not wanted.controllers():
         return None, "no cgroup hierarchy with the memory, pids or cpu controller is mounted for the grader"
     try:
-        Cgroup.create(wanted, place, prefix="vae-probe").remove()
+        Cgroup.create(wanted, place, prefix="grader-probe").remove()
     except CgroupUnavailable as unavailable:
         return None, str(unavailable)
     missing = [name for name in cgroups.CONTROLLERS if name not in wanted.controllers()]

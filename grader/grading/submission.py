@@ -30,8 +30,20 @@ MAX_FILE_BYTES = 1 * 2**20  # a homework file is a few KiB
 MAX_ENTRIES = 2_000  # files looked at in a folder; an archive listing more is refused
 MAX_DEPTH = 4  # folder levels searched below the upload's root
 MAX_SHOWN_NAME = 200  # characters of an upload's file name repeated in a message
-RECREATE_ZIP = "re-create the .zip with a standard tool (or upload the homework's files themselves)"
-RECREATE_UPLOAD = "upload the homework's files again"
+def listed(files: tuple[str, ...]) -> str:
+    """'a.py', 'both a.py and b.py', 'a.py, b.py and c.py'."""
+    if len(files) == 2:
+        return f"both {files[0]} and {files[1]}"
+    return ", ".join(files[:-1]) + (" and " if len(files) > 1 else "") + files[-1] if files else "the files"
+
+
+def recreate_zip(submission: "Submission") -> str:
+    return f"re-create the .zip with a standard tool (or upload {listed(submission.expected)} themselves)"
+
+
+def recreate_upload(submission: "Submission") -> str:
+    return f"upload {listed(submission.expected)} again"
+
 
 # The zip format (PKWARE APPNOTE.TXT, section 4.3), little-endian. The central directory lists the entries; the end
 # record, at the end of the file before an archive comment of up to 64 KiB, says where it is and how many entries it
@@ -83,7 +95,7 @@ def load_submission(path: Path, expected: tuple[str, ...]) -> Submission:
         _read_zip(path, submission)
     elif path.is_file():
         submission.problems.append(f"{shown(path.name)} is neither a folder nor a .zip; upload "
-                                   f"{' and '.join(submission.expected)}")
+                                   f"{listed(submission.expected)}")
     else:
         submission.problems.append(f"the submission {shown(str(path))} does not exist")
     _explain_missing(submission)
@@ -124,7 +136,8 @@ def _take(submission: Submission, relative: PurePosixPath, read: Callable[[], by
     # Reading a file of a folder raises OSError (permission denied, vanished); reading a zip entry raises whatever
     # zipfile or a decompressor raises on damaged data (see _read_zip). Either way it is the upload's problem.
     except Exception as error:
-        submission.problems.append(f"{where} could not be read ({_error_text(error)}); {RECREATE_UPLOAD}")
+        problem = f"{where} could not be read ({_error_text(error)})"
+        submission.problems.append(f"{problem}; {recreate_upload(submission)}")
         return
     if len(data) > MAX_FILE_BYTES:
         submission.problems.append(f"{where} is larger than {MAX_FILE_BYTES:,} bytes")
@@ -155,7 +168,8 @@ def _read_folder(root: Path, submission: Submission) -> None:
                 entries, more = _list_folder(folder, MAX_ENTRIES - seen)
             except OSError as error:
                 which = "the upload" if folder == root else f"the folder {shown(folder.relative_to(root).as_posix())}"
-                submission.problems.append(f"{which} could not be listed ({_error_text(error)}); {RECREATE_UPLOAD}")
+                problem = f"{which} could not be listed ({_error_text(error)})"
+                submission.problems.append(f"{problem}; {recreate_upload(submission)}")
                 continue
             for entry in entries:
                 relative = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
@@ -163,7 +177,7 @@ def _read_folder(root: Path, submission: Submission) -> None:
                     status = entry.stat(follow_symlinks=False)
                 except OSError as error:
                     submission.problems.append(f"{shown(str(relative))} could not be read ({_error_text(error)}); "
-                                               f"{RECREATE_UPLOAD}")
+                                               f"{recreate_upload(submission)}")
                     continue
                 if stat.S_ISLNK(status.st_mode):
                     submission.problems.append(f"{shown(str(relative))} is a symbolic link and was refused")
@@ -181,7 +195,7 @@ def _read_folder(root: Path, submission: Submission) -> None:
         level = next_level
 
 
-def zip_directory_problem(file: BinaryIO) -> str:
+def zip_directory_problem(file: BinaryIO, submission: "Submission") -> str:
     """Why the archive's central directory is not read (too many entries, too large), or "" when it may be.
 
     Reads the end record (and the zip64 end record) where ``zipfile`` finds them, then walks the directory that
@@ -212,14 +226,14 @@ def zip_directory_problem(file: BinaryIO) -> str:
     declared = max(entries_here, entries)
     if declared > MAX_ENTRIES:
         return (f"the archive lists {declared:,} entries, more than the {MAX_ENTRIES:,} accepted; zip only "
-                "the homework's files (without data, virtual environments or .git)")
+                f"{listed(submission.expected)} (without data, virtual environments or .git)")
     if directory_size > MAX_ZIP_DIRECTORY_BYTES:
         return (f"the archive's list of entries takes {directory_size:,} bytes, more than the "
-                f"{MAX_ZIP_DIRECTORY_BYTES:,} accepted; {RECREATE_ZIP}")
+                f"{MAX_ZIP_DIRECTORY_BYTES:,} accepted; {recreate_zip(submission)}")
     counted = _count_directory_entries(file, directory_end - directory_size, directory_size)
     if counted > MAX_ENTRIES:
         return (f"the archive holds more than {MAX_ENTRIES:,} entries (its end record says {declared:,}); "
-                f"{RECREATE_ZIP}")
+                f"{recreate_zip(submission)}")
     return ""
 
 
@@ -245,7 +259,7 @@ def _count_directory_entries(file: BinaryIO, start: int, size: int) -> int:
 def _read_zip(path: Path, submission: Submission) -> None:
     try:
         with path.open("rb") as file:
-            problem = zip_directory_problem(file)
+            problem = zip_directory_problem(file, submission)
             if problem:
                 submission.problems.append(problem)
                 return
@@ -256,14 +270,15 @@ def _read_zip(path: Path, submission: Submission) -> None:
             # entry adds zlib.error, LZMAError, OSError and EOFError from bz2, RuntimeError. Whichever it is, only the
             # upload's bytes were being parsed, so it is the upload's problem, never an exception.
             except Exception as error:
-                submission.problems.append(f"the archive could not be read ({_error_text(error)}); {RECREATE_ZIP}")
+                problem = f"the archive could not be read ({_error_text(error)})"
+                submission.problems.append(f"{problem}; {recreate_zip(submission)}")
                 return
             with archive:
                 # Shallow entries first, so that a top-level file wins over a copy in a subfolder.
                 for info in sorted(archive.infolist(), key=lambda i: (i.filename.count("/"), i.filename)):
                     _take_zip_entry(archive, info, submission)
     except OSError as error:
-        submission.problems.append(f"the archive could not be read ({_error_text(error)}); {RECREATE_ZIP}")
+        submission.problems.append(f"the archive could not be read ({_error_text(error)}); {recreate_zip(submission)}")
 
 
 def _take_zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, submission: Submission) -> None:
@@ -303,5 +318,4 @@ def _explain_missing(submission: Submission) -> None:
             found = ", ".join(lookalikes[:3])
             submission.problems.append(f"{name} is missing: found {found}; expected {name}. Rename it and resubmit.")
         elif not any(name in problem for problem in submission.problems):
-            everything = " and ".join(submission.expected)
-            submission.problems.append(f"{name} is missing from the upload; upload {everything}.")
+            submission.problems.append(f"{name} is missing from the upload; upload {listed(submission.expected)}.")

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.engine.homework import COMMON_LAYER, DEFAULT_HOMEWORK, PROJECT_DIR, REFERENCE_DIR
+from grader.engine.homework import COMMON_LAYER, PROJECT_DIR, REFERENCE_DIR
 from grader.grading.cgroups import Cgroup, CgroupLimits, Placement, placement
 
 REFERENCE = REFERENCE_DIR / COMMON_LAYER  # the flagship's student files, graded as a submission
@@ -67,7 +67,7 @@ def grade_in_cgroup(label: str, limits: Limits, iterations: int, threads: int, t
     try:
         with tempfile.TemporaryDirectory(prefix="vae-bench-grade-") as folder:
             out = Path(folder) / "results"
-            command = [sys.executable, "-m", "grader", "grade", str(REFERENCE), "--homework", DEFAULT_HOMEWORK,
+            command = [sys.executable, "-m", "grader", "grade", str(REFERENCE), "--homework",
                        "--out", str(out), "--iterations",
                        str(iterations), "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
             started = time.monotonic()

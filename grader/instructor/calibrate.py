@@ -39,7 +39,7 @@ from statistics import NormalDist, fmean, stdev
 import torch
 
 from grader.engine.feedback import WrongAnswer
-from grader.engine.homework import DEFAULT_HOMEWORK, Homework, Metric, load_homework
+from grader.engine.homework import Homework, Metric, load_homework
 from grader.engine.results import write_json_atomically
 from grader.engine.scoring import Band
 from grader.grading.session import Budgets, GradeConfig, GradingSession
@@ -58,7 +58,7 @@ CALIBRATION_BUDGETS = Budgets(training=7_200.0, total=8_000.0)  # a shared machi
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    homework: str = DEFAULT_HOMEWORK
+    homework: str | None = None  # None: the default homework
     seeds: int = DEFAULT_SEEDS
     first_seed: int = 0
     threads: tuple[int, ...] = DEFAULT_THREADS
@@ -429,7 +429,7 @@ def run_calibration(config: CalibrationConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.instructor.calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--homework", default=DEFAULT_HOMEWORK, help="the homework's id (default vae)")
+    parser.add_argument("--homework", default=None, help="the homework's id (default: the default homework)")
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per thread count (default 20)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--threads", type=int, nargs="+", default=list(DEFAULT_THREADS))

@@ -10,14 +10,14 @@ import argparse
 import runpy
 import sys
 
-from grader.engine.homework import DEFAULT_HOMEWORK, load_homework
+from grader.engine.homework import load_homework
 
 ENTRY_POINT = "run_vae"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.instructor.run_reference", description=__doc__)
-    parser.add_argument("--homework", default=DEFAULT_HOMEWORK, help="the homework's id (default vae)")
+    parser.add_argument("--homework", default=None, help="the homework's id (default: the default homework)")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=f"passed to {ENTRY_POINT}.py (after --)")
     args = parser.parse_args(argv)
     homework = load_homework(args.homework)

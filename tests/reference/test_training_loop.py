@@ -1,25 +1,29 @@
 """The tuned training loop keeps its meaning: the same batches, the same bits, the same Adam, reproducible runs.
 
-reference/data.py draws its bits with ``torch.rand(...).lt_(p)`` and gathers with ``index_select``;
-reference/train.py uses Adam with ``fused=True``. These tests compare them with the straightforward code.
+reference/common/data.py draws its bits with ``torch.rand(...).lt_(p)`` and gathers with ``index_select``;
+reference/common/train.py uses Adam with ``fused=True``. These tests compare them with the straightforward code.
 """
 
-import importlib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-from grader.engine.oracle import REFERENCE_DIR, reference
+from grader.engine.homework import COMMON_LAYER, REFERENCE_DIR
+from grader.engine.oracle import reference as homework_reference
+from tests.conftest import FLAGSHIP
 
 N_IMAGES, PIXELS, BATCH = 250, 784, 100  # 2 full batches per epoch, 50 images dropped
 
 
+def reference():
+    return homework_reference(FLAGSHIP)
+
+
 def train_module() -> ModuleType:
-    reference()  # puts reference/ on sys.path and checks its modules' origins
-    module = importlib.import_module("train")
-    assert Path(module.__file__).resolve().parent == REFERENCE_DIR
+    module = reference().train  # imported in the flagship's private namespace, its origin checked
+    assert Path(module.__file__).resolve().parent == REFERENCE_DIR / COMMON_LAYER
     return module
 
 

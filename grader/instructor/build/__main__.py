@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.engine.homework import DEFAULT_HOMEWORK, Homework, HomeworkError, all_homeworks, load_homework
+from grader.engine.homework import Homework, HomeworkError, all_homeworks, load_homework
 from grader.instructor.build.assemble import BuildError
 from grader.instructor.build.assignment import check_assignment, write_assignment
 from grader.instructor.build.autograder import build_autograder
@@ -45,7 +45,7 @@ def run_assignment(args: argparse.Namespace) -> int:
 
 
 def run_handout(args: argparse.Namespace) -> int:
-    homework = load_homework(args.homework or DEFAULT_HOMEWORK)
+    homework = load_homework(args.homework)
     out = args.out or handout_zip(homework.id)
     entries = build_handout(homework, out)
     print(f"wrote {out} ({len(entries)} files, {out.stat().st_size / 1e6:.1f} MB)")
@@ -53,7 +53,7 @@ def run_handout(args: argparse.Namespace) -> int:
 
 
 def run_autograder(args: argparse.Namespace) -> int:
-    homework = load_homework(args.homework or DEFAULT_HOMEWORK)
+    homework = load_homework(args.homework)
     out = args.out or autograder_zip(homework.id)
     time_limit = args.time_limit or homework.time_limit
     entries = build_autograder(homework, out, time_limit)
