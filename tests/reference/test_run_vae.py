@@ -60,6 +60,7 @@ def test_same_seed_same_numbers(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3_600)  # ~2 minutes on an idle 2-core machine; a busy one may take far longer
 def test_the_full_20000_iteration_reference_run_lands_in_the_band(tmp_path):
     run_vae(tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())

@@ -126,8 +126,12 @@ class Listener:
 
 
 def survivors(launched: list[sandbox.Launched]) -> list[str]:
-    """Live processes that carry a worker's token or sit in a worker's PID namespace (found independently)."""
+    """Live processes that carry a worker's token or sit in a worker's PID namespace (found independently).
+
+    A namespace's number is reused once it dies, so a process in it that carries another grading's token (a
+    calibration or a batch running beside the tests) belongs to that grading, not to this test."""
     tokens = [f"{sandbox.TOKEN_VARIABLE}={item.token}".encode() for item in launched]
+    any_token = f"{sandbox.TOKEN_VARIABLE}=".encode()
     namespaces = {item.namespace for item in launched if item.namespace}
     found = []
     for entry in os.scandir("/proc"):
@@ -143,7 +147,9 @@ def survivors(launched: list[sandbox.Launched]) -> list[str]:
             continue
         if state in {"Z", "X"}:
             continue
-        if any(token in environment for token in tokens) or namespace in namespaces:
+        ours = any(token in environment for token in tokens)
+        someone_elses = not ours and any_token in environment
+        if ours or (namespace in namespaces and not someone_elses):
             with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
                 found.append(f"{entry.name}: {handle.read()[:120]!r}")
     return found
