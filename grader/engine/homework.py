@@ -8,15 +8,15 @@ leaderboard and the recommended time limit. Code the homework brings lives in it
 
     homework.toml     the declaration (below)
     checks/           pytest files run by the grader on the trusted side (``@number`` names each check)
-    trusted.py        the trusted side's hooks: ANSWERS (the declared shape of each worker operation's answer)
-                      and whatever its checks share (evaluation, grids, ...)
+    trusted.py        the trusted side's hooks: ANSWERS (the declared shape of each worker operation's answer),
+                      evaluation(grading) (the metrics of the trained model), and whatever its checks share
     worker_ops.py     the operations the sandboxed worker runs on the student's code (``op_<name>``)
     calibration.json  the bands of its scored metrics, written by ``make calibrate HOMEWORK=<id>``
     mutants.toml      its catalogue of realistic mistakes and correct rewrites
 
-A homework may ``extend`` another: its declaration is the base's with its own tables merged over it,
-and a file its folder lacks (checks/, trusted.py, worker_ops.py, mutants.toml) is the base's. Its
-calibration is always its own.
+A homework may ``extend`` another: its declaration is the base's with its own tables merged over it, a
+check file or trusted.py or mutants.toml its folder lacks is the base's, and its worker looks an operation
+up in its own worker_ops.py first, then in its bases'. Its calibration is always its own.
 
 Its source lives in ``reference/``: ``reference/common/`` holds the modules every homework shares and
 ``reference/<id>/`` only what differs (read in the order id, its bases, common). A homework's starter,
@@ -132,8 +132,24 @@ class Homework:
         raise HomeworkError(f"homework {self.id}: no {name} in {self.folder} or its bases")
 
     @property
+    def chain(self) -> tuple["Homework", ...]:
+        """This homework, then the homeworks it extends, nearest first."""
+        return (self, *self.bases)
+
+    @property
     def checks_dir(self) -> Path:
+        """The nearest checks/ folder of the chain (check files resolve one by one: see ``check_file``)."""
         return self.resource("checks")
+
+    def check_file(self, name: str) -> Path:
+        """The check file ``name``: from this homework's checks/, or the nearest base's that has it."""
+        return self.resource(f"checks/{name}")
+
+    @property
+    def worker_operations(self) -> tuple[Path, ...]:
+        """Every worker_ops.py of the chain, nearest first: an operation is looked up in that order."""
+        return tuple(member.folder / "worker_ops.py" for member in self.chain
+                     if (member.folder / "worker_ops.py").is_file())
 
     @property
     def trusted_module(self) -> Path:
@@ -145,9 +161,6 @@ class Homework:
         relative = self.trusted_module.relative_to(HOMEWORKS_DIR.parent.parent).with_suffix("")
         return importlib.import_module(".".join(relative.parts))
 
-    @property
-    def worker_ops(self) -> Path:
-        return self.resource("worker_ops.py")
 
     @property
     def calibration_file(self) -> Path:

@@ -149,13 +149,12 @@ def with_starter_for_missing(homework: Homework, submission: Submission) -> Subm
 
 
 def pytest_arguments(homework: Homework, config: GradeConfig) -> list[str]:
-    checks_dir = homework.checks_dir
     check_files = homework.unit_checks + (homework.training_checks if config.training else ())
     return [
         "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings",
-        "-p", FIXTURES_PLUGIN, "--import-mode=importlib", "--rootdir", str(checks_dir), "-c", str(CHECKS_CONFIG),
-        f"--timeout={PYTEST_BACKSTOP_SECONDS}",
-        *[str(checks_dir / name) for name in check_files],
+        "-p", FIXTURES_PLUGIN, "--import-mode=importlib", "--rootdir", str(homework.folder.parent),
+        "-c", str(CHECKS_CONFIG), f"--timeout={PYTEST_BACKSTOP_SECONDS}",
+        *[str(homework.check_file(name)) for name in check_files],
     ]
 
 

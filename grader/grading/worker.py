@@ -1,7 +1,7 @@
 """The untrusted side of the grader: imports a submission and answers computation requests.
 
 Run by the grader as ``python worker.py HOMEWORK_DIR REQUEST_FD RESPONSE_FD`` inside the sandbox, with
-``wire.py`` and the homework's ``worker_ops.py`` next to it. It reads request frames, calls the student's
+``wire.py`` and the homework's operations (``ops_0.py``, ...) next to it. It reads request frames, calls the student's
 code through the homework's operations, and writes one response frame per request. It decides nothing:
 every answer is validated and checked by the trusted side, which treats it as untrusted input. This file
 is copied into the workspace and must import nothing from the grader package; it knows no homework.
@@ -24,17 +24,18 @@ import torch
 import wire
 
 THREADS_VARIABLE = "GRADER_WORKER_THREADS"
-OPERATIONS_MODULE = "worker_ops"  # the homework's operations, copied next to this file
+OPERATIONS_PREFIX = "ops_"  # the homework's operations, copied next to this file as ops_0.py, ops_1.py, ...
 SENT_DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64", torch.uint8: "uint8",
                torch.bool: "bool"}
 TRACEBACK_LINES = 30
 
 
 class Worker:
-    """Answers requests: ``import`` here, every other operation from the homework's ``worker_ops`` module, called
-    as ``op_<name>(worker, request)`` with this object as its toolbox (module, describe, gradients)."""
+    """Answers requests: ``import`` here, every other operation from the homework's operations modules (its own
+    first, then its bases'), called as ``op_<name>(worker, request)`` with this object as its toolbox (module,
+    describe, gradients)."""
 
-    def __init__(self, homework: Path, operations: ModuleType) -> None:
+    def __init__(self, homework: Path, operations: list[ModuleType]) -> None:
         self.homework = homework.resolve()
         self.operations = operations
         self.student_paths: set[str] = set()  # named by the import request: tracebacks show these files only
@@ -102,6 +103,14 @@ class Worker:
                 problems[str(name)] = self.failure(error)
         return {"problems": problems}
 
+    def shared(self, name: str) -> object:
+        """A function of the operations modules by name, nearest homework first: an extension's operations reuse
+        their base's helpers this way (the grader package is not importable here)."""
+        for module in self.operations:
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"no operations module defines {name!r}")
+
     @staticmethod
     def array(tensor: torch.Tensor) -> np.ndarray:
         return tensor_to_array(tensor)
@@ -123,7 +132,8 @@ class Worker:
         if not isinstance(request, dict) or not isinstance(request.get("op"), str):
             return {"ok": False, "kind": "protocol", "error": "malformed request"}
         name = request["op"]
-        operation = self.op_import if name == "import" else getattr(self.operations, f"op_{name}", None)
+        operation = self.op_import if name == "import" else next(
+            (found for module in self.operations if (found := getattr(module, f"op_{name}", None)) is not None), None)
         if operation is None:
             return {"ok": False, "kind": "protocol", "error": f"unknown operation {request['op']!r}"}
         try:
@@ -148,7 +158,9 @@ def tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
 
 def main(argv: list[str]) -> int:
     homework, request_fd, response_fd = Path(argv[0]), int(argv[1]), int(argv[2])
-    operations = importlib.import_module(OPERATIONS_MODULE)  # next to this file, before the homework's folder
+    here = Path(__file__).resolve().parent  # the operations beside this file, imported before the homework's folder
+    names = sorted((path.stem for path in here.glob(f"{OPERATIONS_PREFIX}*.py")), key=lambda stem: int(stem[4:]))
+    operations = [importlib.import_module(name) for name in names]
     sys.path.insert(0, str(homework))
     torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE, "1")))
     worker = Worker(homework, operations)

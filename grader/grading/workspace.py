@@ -1,7 +1,8 @@
 """The worker's folder: the homework's provided modules, pristine, with the student's files on top.
 
     ROOT/homework/  the provided modules from assignment/<id>/ + the student's files
-    ROOT/runtime/   worker.py and wire.py, the worker's own code, and the homework's worker_ops.py
+    ROOT/runtime/   worker.py and wire.py, the worker's own code, and the homework's operations: its worker_ops.py
+                    and its bases' as ops_0.py, ops_1.py, ... (nearest first)
     ROOT/scratch/   the worker's working directory, the only place it may write (the sandbox gives it
                     to the sandbox user when it starts the worker)
     ROOT/logs/      the worker's captured stdout and stderr (written by the grader; never shown to the worker)
@@ -32,7 +33,7 @@ from grader.grading.submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RUNTIME_FILES = ("worker.py", "wire.py")
-OPERATIONS_NAME = "worker_ops.py"  # the homework's operations, beside the worker (see worker.OPERATIONS_MODULE)
+OPERATIONS_NAME = "ops_{index}.py"  # the homework's operations, beside the worker (see worker.OPERATIONS_PREFIX)
 PRIVATE = 0o700
 HOLDER_PREFIX = "grading-"
 PROBLEMS_SHOWN = 5
@@ -83,7 +84,8 @@ def create_workspace(homework: Homework, submission: Submission, root: Path) -> 
         (workspace.homework / name).write_bytes(content)
     for name in RUNTIME_FILES:
         shutil.copyfile(PACKAGE_DIR / name, workspace.runtime / name)
-    shutil.copyfile(homework.worker_ops, workspace.runtime / OPERATIONS_NAME)
+    for index, operations in enumerate(homework.worker_operations):
+        shutil.copyfile(operations, workspace.runtime / OPERATIONS_NAME.format(index=index))
     _set_modes(workspace)
     return workspace
 

@@ -99,7 +99,7 @@ def test_every_homework_declares_points_for_every_check_it_runs():
     for homework in HOMEWORKS:
         sections = {number.split(".")[0] for number in homework.points}
         assert {function.section for function in homework.functions} <= sections, homework.id
-        assert all((homework.checks_dir / name).is_file() for name in homework.unit_checks + homework.training_checks)
+        assert all(homework.check_file(name).is_file() for name in homework.unit_checks + homework.training_checks)
         assert homework.max_score == 100, f"{homework.id}: {homework.max_score} points"
 
 
