@@ -23,6 +23,7 @@ from grader.grading import permissions, sandbox
 from grader.grading.grade import grade
 from grader.grading.session import Budgets, GradeConfig
 from grader.grading.worker_client import LOG_KEEP_BYTES
+from grader.grading.workspace import HOLDER_PREFIX
 from tests.conftest import FLAGSHIP, validate_results
 from tests.grading.sandbox.corpus import (
     ADDITION_HEADER,
@@ -188,7 +189,7 @@ def holders(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
 
     def recording_mkdtemp(*args: object, **kwargs: object) -> str:
         path = real_mkdtemp(*args, **kwargs)  # type: ignore[arg-type]
-        if Path(path).name.startswith("vae-grade-"):
+        if Path(path).name.startswith(HOLDER_PREFIX):
             made.append(Path(path))
         return path
 
