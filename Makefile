@@ -10,7 +10,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-tools
 HOMEWORK ?= vae
-SUBMISSION ?= reference/common
+SUBMISSION ?=
 SUBMISSIONS ?=
 PYTEST_ARGS ?=
 BATCH_FLAGS ?=
@@ -32,7 +32,7 @@ help:
 	@echo "make handout     dist/handout-<id>.zip for students"
 	@echo "make bench       training-step and memory benchmark; the reference graded at full speed and as on"
 	@echo "                 Gradescope (½ CPU, 768 MB, in a cgroup: needs root)"
-	@echo "make grade [SUBMISSION=path]   grade a submission into results/"
+	@echo "make grade [SUBMISSION=path]   grade a submission (default: the homework's reference) into results/"
 	@echo "make autograder [TIME_LIMIT=s] dist/autograder-<id>.zip for Gradescope (default: the homework's limit)"
 	@echo "make report SUBMISSIONS=path [BATCH_FLAGS=...]  batch-grade a folder or Gradescope export into reports/"
 	@echo "make calibrate   grade the reference over 20 seeds at 1 and 2 threads, place almost-right variants;"
@@ -88,7 +88,8 @@ bench: $(STAMP)
 	$(PY) -m grader.instructor.bench_gradescope
 
 grade: $(STAMP)
-	$(PY) -m grader grade $(SUBMISSION) --homework $(HOMEWORK) --out results
+	$(if $(SUBMISSION),,$(PY) -m grader.instructor.build submission --homework $(HOMEWORK) --out build/submission/$(HOMEWORK))
+	$(PY) -m grader grade $(or $(SUBMISSION),build/submission/$(HOMEWORK)) --homework $(HOMEWORK) --out results
 
 autograder: $(STAMP)
 	$(PY) -m grader.instructor.build autograder --homework $(HOMEWORK) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT),)

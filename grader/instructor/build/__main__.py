@@ -4,6 +4,7 @@
     python -m grader.instructor.build assignment --check [--homework ID]   # exit 1, listing differences, if stale
     python -m grader.instructor.build handout --homework ID                # dist/handout-<id>.zip for students
     python -m grader.instructor.build autograder --homework ID [--time-limit SECONDS]   # dist/autograder-<id>.zip
+    python -m grader.instructor.build submission --homework ID --out DIR   # the reference's student files, to grade
 """
 
 import argparse
@@ -17,6 +18,7 @@ from grader.instructor.build.autograder import build_autograder
 from grader.instructor.build.handout import build_handout
 from grader.instructor.build.layout import autograder_zip, handout_zip
 from grader.instructor.build.solutions import MarkerError
+from grader.instructor.catalogue import write_reference_submission
 
 
 def _homeworks(args: argparse.Namespace) -> list[Homework]:
@@ -62,6 +64,13 @@ def run_autograder(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_submission(args: argparse.Namespace) -> int:
+    homework = load_homework(args.homework)
+    folder = write_reference_submission(homework, args.out)
+    print(f"wrote {', '.join(homework.student_files)} of {homework.id}'s reference into {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader.instructor.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the assignment's autograder timeout on Gradescope, seconds (default: the "
                                  "homework's recommended limit)")
     autograder.set_defaults(run=run_autograder)
-    for command in (assignment, handout, autograder):
+    submission = commands.add_parser("submission", help="the reference's student files, as a student uploads them")
+    submission.add_argument("--out", type=Path, required=True, help="the folder to write them into")
+    submission.set_defaults(run=run_submission)
+    for command in (assignment, handout, autograder, submission):
         command.add_argument("--homework", default=None, help="the homework's id (python -m grader homeworks)")
     return parser
 
