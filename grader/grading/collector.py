@@ -24,7 +24,7 @@ from grader.grading.worker_client import (
     WorkerTimeout,
 )
 
-SESSION = pytest.StashKey[GradingSession]()  # read by the fixtures in grader/checks/conftest.py
+SESSION = pytest.StashKey[GradingSession]()  # read by the fixtures in grader/grading/fixtures.py
 FAILURE = pytest.StashKey[BaseException]()
 NOTES = pytest.StashKey[list[str]]()
 IMAGES = pytest.StashKey[list[tuple[str, bytes]]]()  # (caption, PNG bytes)

@@ -1,4 +1,4 @@
-"""Fixtures of the batch tests: the class of tests/batch/classroom.py as a Gradescope export .zip, a stand-in
+"""Fixtures of the batch tests: the class of tests/classroom/classroom.py as a Gradescope export .zip, a stand-in
 for the grading command, and sandbox mode none."""
 
 import sys

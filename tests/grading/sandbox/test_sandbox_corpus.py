@@ -218,7 +218,7 @@ def skip_reason(case: Case, isolation: sandbox.Isolation) -> str:
         return f"its bound holds only with capped scratch and /tmp, which are not here: {isolation.storage_reason}"
     missing = [name for name in FLAGSHIP.training_checks if not FLAGSHIP.check_file(name).exists()]
     if case.phase == "training" and missing:
-        return f"the training checks are not all there yet: {', '.join(missing)} missing from grader/checks/"
+        return f"the training checks are not all there yet: {', '.join(missing)} missing from the flagship's checks/"
     return ""
 
 
