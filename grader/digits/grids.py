@@ -1,16 +1,17 @@
-"""Trusted-side checks of the image grids a student's trained VAE produced.
+"""Checks of digit images on the trusted side, and the grids that show them.
 
-The sandboxed worker saves grids with ``reference/run_vae.py:save_image_grid``, i.e.
-``torchvision.utils.save_image(images, nrow=20)`` with the default padding of 2 black pixels:
+The grader draws its grids itself from the returned weights (``encode_grid``), in the layout of
+``reference/common/run_vae.py:save_image_grid``, i.e. ``torchvision.utils.save_image(images, nrow=20)`` with
+the default padding of 2 black pixels:
 
-* ``samples.png``: 200 samples of ``sample_x`` in 10 rows of 20 (602 x 302 pixels, RGB);
+* ``samples.png``: 200 samples of ``sample_x`` in 10 rows of 20 (602 x 302 pixels);
 * ``reconstructions.png``: the same layout, 100 test digits in the top 5 rows and their reconstructions
   in the bottom 5 rows, in the same column order (image k of the top half is reconstructed as image
   100 + k); ``reconstruction_grid_images`` builds that order.
 
-The PNG bytes come from untrusted code, so they are decoded defensively: a cap on the file size, the
-exact expected dimensions read from the header before any pixel is decoded, PIL's decompression-bomb
-limit turned into an error, an allowed mode, grey content (R = G = B) and black padding.
+A grid PNG that did not come from the grader (a student's file in a batch report) is decoded defensively: a
+cap on the file size, the exact expected dimensions read from the header before any pixel is decoded, PIL's
+decompression-bomb limit turned into an error, an allowed mode, grey content (R = G = B) and black padding.
 
 Every check returns a ``GridCheck``: passed, a message saying what was expected, what was found and
 the likely cause, and the figures measured. The thresholds below were measured on grids from the
