@@ -363,6 +363,19 @@ def plot_placements(axis: object, placements: list[dict], metric: Metric, band: 
     axis.legend(fontsize=7, loc="lower right")
 
 
+def exit_on_sigterm() -> None:
+    """A terminated calibration (or run) still closes its grading session, so no training worker is left behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def stop_runs(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's running runs (each closes its session) and drop the queued ones. Leaving the pool's
+    block would otherwise wait for every running training to finish, minutes after the calibration was stopped."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public handle before 3.14
+        process.terminate()
+
+
 def run_calibration(config: CalibrationConfig) -> int:
     homework = load_homework(config.homework)
     out = config.target(homework)
@@ -408,20 +421,25 @@ def run_calibration(config: CalibrationConfig) -> int:
     asked = config.iterations
     for threads in sorted({threads for _, _, threads in plan}):
         group = [item for item in plan if item[2] == threads]
-        with ProcessPoolExecutor(max_workers=config.jobs or max(1, cores // threads), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=config.jobs or max(1, cores // threads), mp_context=context,
+                                 initializer=exit_on_sigterm) as pool:
             futures = {
                 pool.submit(measure, homework.id, seed, threads, asked) if variant is None
                 else pool.submit(measure_variant, homework.id, variant, seed, threads, asked):
                 (f"{variant.id if variant else 'reference'} seed {seed} threads {threads}", variant)
                 for variant, seed, threads in group
             }
-            for future in as_completed(futures):
-                label, variant = futures[future]
-                try:
-                    run, error = future.result(), None
-                except (WorkerFailure, WrongAnswer) as failure:
-                    run, error = None, failure
-                record(label, variant, run, error)
+            try:
+                for future in as_completed(futures):
+                    label, variant = futures[future]
+                    try:
+                        run, error = future.result(), None
+                    except (WorkerFailure, WrongAnswer) as failure:
+                        run, error = None, failure
+                    record(label, variant, run, error)
+            except BaseException:  # terminated or interrupted: stop the runs now instead of waiting for them
+                stop_runs(pool)
+                raise
     if not plan:
         write_calibration(runs, homework, config, failures, placements)
     return 0
@@ -444,8 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1 or (args.iterations or 1) < 1 or any(t < 1 for t in args.threads) or args.jobs < 0:
         parser.error("--seeds, --iterations and --threads must be positive, --jobs not negative")
-    # A terminated calibration still closes its grading session, so no training worker is left behind.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    exit_on_sigterm()
     config = CalibrationConfig(homework=args.homework, seeds=args.seeds, first_seed=args.first_seed,
                                threads=tuple(args.threads), iterations=args.iterations, out=args.out,
                                fresh=args.fresh, jobs=args.jobs, place=tuple(args.place))
