@@ -65,6 +65,20 @@ class VAE(nn.Module):
 
         Shapes: x (batch, 784); returns three scalars (niwae, kl, rec), batch means.
         """
+        # BEGIN SOLUTION
+        # > 1. Encode: qm, qv = self.enc(x), each (batch, z_dim).
+        # > 2. Draw iw samples of z per image with ut.sample_gaussian (the grader controls its noise),
+        # >    e.g. from ut.duplicate(qm, iw) and ut.duplicate(qv, iw): (iw * batch, z_dim), copy k of
+        # >    the batch in rows [k * batch, (k + 1) * batch).
+        # > 3. One log-weight per sample, log w = log p(x | z) + log p(z) - log q(z | x):
+        # >    ut.log_bernoulli_with_logits of the duplicated x under the logits self.dec(z), and
+        # >    ut.log_normal of z under the prior (self.z_prior_m, self.z_prior_v) and under q.
+        # >    Arrange them as (iw, batch).
+        # > 4. niwae = -log((1 / iw) * sum_k w_k) for each image, computed stably from the log-weights
+        # >    (ut.log_mean_exp over the samples' dimension), then averaged over the batch.
+        # > 5. kl and rec: the ELBO's two terms on the same samples, each a mean over all iw * batch
+        # >    of them: kl = log q(z | x) - log p(z), rec = -log p(x | z).
+        # > Return (niwae, kl, rec): three scalars.
         qm, qv = self.enc(x)  # (batch, z_dim) each
         qm_rep, qv_rep = ut.duplicate(qm, iw), ut.duplicate(qv, iw)  # (iw * batch, z_dim)
         z = ut.sample_gaussian(qm_rep, qv_rep)  # (iw * batch, z_dim)
@@ -77,6 +91,7 @@ class VAE(nn.Module):
         kl = (log_qz - log_pz).mean()
         rec = -log_px_given_z.mean()
         return niwae, kl, rec
+        # END SOLUTION
 
     def sample_sigmoid(self, batch: int) -> torch.Tensor:
         return self.compute_sigmoid_given(self.sample_z(batch))
