@@ -6,7 +6,7 @@
 
 The defaults come from hyperparameters.py. Each run writes ``samples.png`` (GRID_ROWS x GRID_COLUMNS samples
 of ``sample_x``), ``metrics.json`` and ``weights.pt`` into its folder; the last line printed is
-``NELBO: ... KL: ... Rec: ...``.
+``NELBO: ... KL: ... Rec: ...`` (and any further figure report.py computes).
 """
 
 import argparse
@@ -20,14 +20,14 @@ from pathlib import Path
 import torch
 
 from data import load_mnist
-from evaluate import evaluate_bound
 from hyperparameters import GRID_COLUMNS, GRID_ROWS, ITERATIONS
+from report import LABELS, test_set_figures
 from train import TrainConfig, seed_everything, train
 from vae import DEFAULT_Z_DIM, VAE
 from vision import torchvision_utils
 
 IMAGE_SHAPE = (1, 28, 28)
-LABELS = {"nelbo": "NELBO", "kl": "KL", "rec": "Rec"}  # the metrics, as printed
+STANDARD_ERROR_SUFFIX = "_se"  # a figure "<name>_se" is the standard error of "<name>", printed beside it
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def run_once(config: RunConfig, seed: int, out: Path) -> dict[str, float]:
     log = train(model, mnist.x_train, train_config)
     if log.diverged_at is not None:
         print(f"warning: the loss was not finite at iteration {log.diverged_at}; training stopped", file=sys.stderr)
-    metrics = evaluate_bound(model, mnist.x_test_binarized)
+    metrics = test_set_figures(model, mnist.x_test_binarized)
     save_sample_grid(model, out / "samples.png", seed)
     torch.save(model.state_dict(), out / "weights.pt")
     record = {**metrics, "iterations": log.iterations, "seed": seed, "z_dim": config.z_dim,
@@ -76,7 +76,12 @@ def run_once(config: RunConfig, seed: int, out: Path) -> dict[str, float]:
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
-    return " ".join(f"{label}: {metrics[name]:.4f}" for name, label in LABELS.items())
+    """``NELBO: 99.1234 KL: ...``, with ``± s.e.`` after a figure that has a standard error."""
+    parts = []
+    for name, label in LABELS.items():
+        error = metrics.get(name + STANDARD_ERROR_SUFFIX)
+        parts.append(f"{label}: {metrics[name]:.4f}" + ("" if error is None else f" ± {error:.4f}"))
+    return " ".join(parts)
 
 
 def mean_and_standard_error(values: list[float]) -> tuple[float, float]:

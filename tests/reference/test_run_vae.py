@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from grader.engine.oracle import reference
 from grader.engine.scoring import load_band
 from tests.conftest import FLAGSHIP, HOMEWORKS, ROOT
 
@@ -24,9 +25,11 @@ def run_vae(out: Path, *args: str, homework: str = FLAGSHIP.id) -> str:
 
 @pytest.mark.parametrize("homework", HOMEWORKS, ids=lambda homework: homework.id)
 def test_each_homework_runs_with_its_own_settings(homework, tmp_path):
-    run_vae(tmp_path, "--iter-max", "5", homework=homework.id)
+    stdout = run_vae(tmp_path, "--iter-max", "5", homework=homework.id)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["z_dim"] == homework.training().arguments["z_dim"]
+    labels = reference(homework).report.LABELS  # the figures the homework's report.py adds to the last line
+    assert set(labels) <= set(metrics) and all(f"{label}: " in stdout.splitlines()[-1] for label in labels.values())
     rows, columns = homework.settings["grid_rows"], homework.settings["grid_columns"]
     with Image.open(tmp_path / "samples.png") as grid:
         assert grid.size == (columns * CELL + PADDING, rows * CELL + PADDING)
