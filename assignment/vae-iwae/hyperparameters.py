@@ -1,0 +1,9 @@
+"""The settings of this homework's model and run. Provided: nothing to change here.
+
+The grader trains with the same values (it reads them from its own declaration of the homework, and its tests
+check that the two agree).
+"""
+
+Z_DIM = 10  # latent dimensions
+ITERATIONS = 20_000  # training iterations of run_vae.py
+GRID_ROWS, GRID_COLUMNS = 10, 20  # the sample grid run_vae.py saves: 200 samples
