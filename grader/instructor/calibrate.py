@@ -371,8 +371,9 @@ def exit_on_sigterm() -> None:
 def stop_runs(pool: ProcessPoolExecutor) -> None:
     """Terminate the pool's running runs (each closes its session) and drop the queued ones. Leaving the pool's
     block would otherwise wait for every running training to finish, minutes after the calibration was stopped."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public handle before 3.14
+    running = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14; read it
+    pool.shutdown(wait=False, cancel_futures=True)  # before shutdown, which drops it
+    for process in running:
         process.terminate()
 
 
