@@ -1,9 +1,11 @@
 """A homework's mutant catalogue (``mutants.toml`` in its folder): loading, validation, and turning a mutant into
 a submission folder.
 
-A mutant is one realistic mistake (or, as ``[[equivalent]]``, a correct rewrite) made as edits of the
-homework's reference student files: one edit (``file``, ``original``, ``replacement``) or several
-(``[[mutant.edits]]``), each original occurring exactly once in the file it edits.
+A mutant is one realistic mistake, or several made together (or, as ``[[equivalent]]``, a correct rewrite), made as
+edits of the homework's reference student files: one edit (``file``, ``original``, ``replacement``) or several
+(``[[mutant.edits]]``), each original occurring exactly once in the file it edits. ``mistakes`` names the
+submission's true mistakes with the tags its homework's feedback uses, so that a test can hold every hint the
+grading shows to them.
 """
 
 import tomllib
@@ -34,6 +36,7 @@ class Mutant:
     fails: tuple[str, ...] = ()  # check numbers; the first names the mistake
     keywords: tuple[str, ...] = ()
     equivalent: bool = False  # a correct rewrite: must keep every point
+    mistakes: tuple[str, ...] = ()  # the true mistakes, as tags of the homework's feedback
 
     @property
     def file(self) -> str:
@@ -75,7 +78,7 @@ def _mutant(entry: dict, equivalent: bool) -> Mutant:
     return Mutant(
         id=entry["id"], function=entry["function"], edits=edits, mistake=entry.get("mistake", ""),
         stage=entry.get("stage", "unit"), fails=tuple(entry.get("fails", ())),
-        keywords=tuple(entry.get("keywords", ())), equivalent=equivalent,
+        keywords=tuple(entry.get("keywords", ())), equivalent=equivalent, mistakes=tuple(entry.get("mistakes", ())),
     )
 
 
@@ -105,6 +108,8 @@ def problems(mutant: Mutant, homework: Homework) -> list[str]:
         found.append(f"stage {mutant.stage!r} is not one of {STAGES}")
     if not mutant.equivalent and (not mutant.fails or not mutant.keywords or not mutant.mistake):
         found.append("a mutant needs the checks it fails, the message keywords and the mistake")
+    if mutant.equivalent and mutant.mistakes:
+        found.append("a correct rewrite has no mistakes")
     return found
 
 

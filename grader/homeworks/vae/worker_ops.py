@@ -6,21 +6,92 @@ engine's Worker (grader/grading/worker.py): ``worker.module(name)`` imports a ho
 ``worker.describe(value)`` describes what a student's function returned, ``worker.gradients(output,
 leaves)`` backpropagates, ``worker.array(tensor)`` and ``worker.finite_numbers(mapping)`` make values
 sendable. This file is copied next to the worker and imports nothing from the grader.
+
+Each function is graded on its own: while an operation calls one student function, every other student function
+is replaced by the reference's (``isolated``), so a missing or wrong helper costs its own checks only. The
+reference cannot be imported here (the sandbox does not hold it), so its two formulas are written out below;
+a test (tests/homeworks/vae/test_worker_ops.py) holds them equal to the reference in values and gradients.
+They must be functions of the arguments the student passes, not values sent from the trusted side: a bound that
+calls kl_normal with its arguments swapped must still get KL(p || q), and the encoder must still get the KL's
+gradient.
 """
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+STUDENT_MODULES = ("utils", "vae")  # the student's files, imported as modules
+HELPERS_MODULE = "utils"  # where the student functions another one calls live
+
+
+def reference_sample_gaussian(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The reference's reparameterized sample: z = m + sqrt(v) * eps, eps ~ N(0, I) of m's shape."""
+    return m + torch.sqrt(v) * torch.randn_like(m)
+
+
+def reference_kl_normal(qm: torch.Tensor, qv: torch.Tensor, pm: torch.Tensor, pv: torch.Tensor) -> torch.Tensor:
+    """The reference's KL(q || p) of diagonal Gaussians, summed over the last dimension: (...)."""
+    element_wise = 0.5 * (torch.log(pv) - torch.log(qv) + qv / pv + (qm - pm).pow(2) / pv - 1)
+    return element_wise.sum(-1)
+
+
+SUBSTITUTES: dict[str, Callable[..., torch.Tensor]] = {
+    "sample_gaussian": reference_sample_gaussian,
+    "kl_normal": reference_kl_normal,
+}
+
+
+@contextmanager
+def isolated(worker: object, own: str,
+             overrides: dict[str, Callable[..., torch.Tensor]] | None = None) -> Iterator[None]:
+    """While the block runs, every student function but ``own`` is the reference's (or ``overrides``'), in the helpers'
+    module and wherever a student module imported it by name (``from utils import kl_normal``). A function the
+    student deleted or left as the stub is substituted all the same; everything is restored afterwards. Only the
+    student modules already imported are touched: importing one here would run its code in another function's
+    checks (and fail them with its errors)."""
+    helpers = worker.module(HELPERS_MODULE)
+    modules = [helpers, *(sys.modules[name] for name in STUDENT_MODULES if name in sys.modules
+                          and sys.modules[name] is not helpers)]
+    substitutes = {name: function for name, function in {**SUBSTITUTES, **(overrides or {})}.items() if name != own}
+    missing = object()
+    originals = {name: getattr(helpers, name, missing) for name in substitutes}
+    saved: list[tuple[object, str, object]] = []
+    for module in modules:
+        for attribute, value in list(vars(module).items()):
+            if module is helpers:
+                name = attribute if attribute in substitutes else None
+            else:  # a name bound to a helper (from utils import kl_normal [as kl]); a function of its own stays
+                same = [name for name, original in originals.items() if original is value]
+                name = same[0] if len(same) == 1 else attribute if attribute in same else None
+            if name is not None:
+                saved.append((module, attribute, value))
+                setattr(module, attribute, substitutes[name])
+    for name, original in originals.items():
+        if original is missing:
+            saved.append((helpers, name, missing))
+            setattr(helpers, name, substitutes[name])
+    try:
+        yield
+    finally:
+        for module, attribute, value in reversed(saved):
+            if value is missing:
+                delattr(module, attribute)
+            else:
+                setattr(module, attribute, value)
+
 
 def op_sample_gaussian(worker: object, request: dict) -> dict:
-    utils = worker.module("utils")
+    utils = worker.module(HELPERS_MODULE)
     track = bool(request.get("requires_grad", True))
     m = torch.from_numpy(request["m"]).requires_grad_(track)
     v = torch.from_numpy(request["v"]).requires_grad_(track)
     m_before, v_before = m.detach().clone(), v.detach().clone()
     torch.manual_seed(request["seed"])
-    z = utils.sample_gaussian(m, v)
+    with isolated(worker, "sample_gaussian"):
+        z = utils.sample_gaussian(m, v)
     result = {"z": worker.describe(z)}
     result["inputs_unchanged"] = bool(torch.equal(m.detach(), m_before) and torch.equal(v.detach(), v_before))
     if track:
@@ -29,11 +100,12 @@ def op_sample_gaussian(worker: object, request: dict) -> dict:
 
 
 def op_kl_normal(worker: object, request: dict) -> dict:
-    utils = worker.module("utils")
+    utils = worker.module(HELPERS_MODULE)
     inputs = {name: torch.from_numpy(request[name]).requires_grad_(name in ("qm", "qv"))
               for name in ("qm", "qv", "pm", "pv")}
     before = {name: tensor.detach().clone() for name, tensor in inputs.items()}
-    kl = utils.kl_normal(inputs["qm"], inputs["qv"], inputs["pm"], inputs["pv"])
+    with isolated(worker, "kl_normal"):
+        kl = utils.kl_normal(inputs["qm"], inputs["qv"], inputs["pm"], inputs["pv"])
     result = {"kl": worker.describe(kl)}
     result["inputs_unchanged"] = all(torch.equal(inputs[n].detach(), before[n]) for n in inputs)
     result.update(worker.gradients(kl, {"qm": inputs["qm"], "qv": inputs["qv"]}))
@@ -49,8 +121,12 @@ def build_model(worker: object, z_dim: int, weights: dict) -> tuple[torch.nn.Mod
 
 
 def op_negative_elbo_bound(worker: object, request: dict) -> dict:
-    """The bound on a fixed batch with fixed weights, with sample_gaussian made deterministic."""
-    utils, vae = worker.module("utils"), worker.module("vae")
+    """The bound on a fixed batch with fixed weights and fixed noise, the helpers being the reference's.
+
+    ut.sample_gaussian is the reference's formula with the request's noise, and torch's generator is seeded with
+    ``noise_seed`` before every call, from which the trusted side drew that same noise: a bound that samples inline
+    (qm + sqrt(qv) * torch.randn_like(qm)) draws the same z as one that calls the helper.
+    """
     model, missing_weights = build_model(worker, request["z_dim"], request["weights"])
     x = torch.from_numpy(request["x"])
     epsilon = torch.from_numpy(request["epsilon"])  # (batch, z_dim)
@@ -60,19 +136,14 @@ def op_negative_elbo_bound(worker: object, request: dict) -> dict:
         calls.append(list(m.shape))
         return m + torch.sqrt(v) * epsilon
 
-    original = utils.sample_gaussian
-    patched_names = [name for name, value in vars(vae).items() if value is original]
-    utils.sample_gaussian = sample_with_fixed_noise
-    for name in patched_names:
-        setattr(vae, name, sample_with_fixed_noise)
-    try:
-        outputs = model.negative_elbo_bound(x)
+    def bound() -> object:
+        torch.manual_seed(int(request["noise_seed"]))
+        return model.negative_elbo_bound(x)
+
+    with isolated(worker, "negative_elbo_bound", {"sample_gaussian": sample_with_fixed_noise}):
+        outputs = bound()
         # the same call again on the same model: a bound that keeps state between calls shows here
-        repeated = [model.negative_elbo_bound(x) for _ in range(int(request.get("repeats", 1)) - 1)]
-    finally:
-        utils.sample_gaussian = original
-        for name in patched_names:
-            setattr(vae, name, original)
+        repeated = [bound() for _ in range(int(request.get("repeats", 1)) - 1)]
     result: dict = {"returned": worker.describe(outputs), "sample_gaussian_calls": calls,
                     "missing_weights": missing_weights}
     result["repeated_terms"] = [[worker.describe(term) for term in again] if isinstance(again, tuple | list)

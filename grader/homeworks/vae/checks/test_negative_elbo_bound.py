@@ -1,8 +1,11 @@
 """Checks of VAE.negative_elbo_bound(x): (nelbo, kl, rec), batch means, one reparameterized sample.
 
-The worker runs the student's bound with the grader's weights and batch, and with
-utils.sample_gaussian replaced by m + sqrt(v) * eps for a fixed eps: the bound becomes deterministic
-and is compared with the reference computed here on the same weights, batch and eps.
+The worker runs the student's bound with the grader's weights and batch, and with the other student functions
+replaced by the reference's (grader/homeworks/vae/worker_ops.py, ``isolated``): utils.kl_normal is the closed
+form, utils.sample_gaussian is m + sqrt(v) * eps for a fixed eps, and torch's generator is seeded so that noise
+drawn inline (torch.randn_like(qm)) is that same eps. The bound's points depend on the bound alone, and it is
+compared with the reference computed here on the same weights, batch and eps: values and gradients, whether the
+student called the helpers or wrote their formulas inline.
 
 The grader's weights are an untrained model with its encoder's last layer and its decoder's first and
 last layers scaled up, so that the case spans what training reaches: per-image KLs of about 4 to 50
@@ -42,6 +45,7 @@ class BoundCase:
     weights: dict[str, np.ndarray]
     x: np.ndarray  # (batch, 784)
     epsilon: np.ndarray  # (batch, z_dim)
+    noise_seed: int  # the worker seeds torch's generator with it: torch.randn((batch, z_dim)) then draws epsilon
     nelbo: float
     kl: float
     rec: float
@@ -74,7 +78,7 @@ def bound_case(homework: Homework, z_dim: int, batch: int, seed: int) -> BoundCa
         model.dec.net[-1].weight.mul_(DECODER_OUTPUT_SCALE)
     weights = {name: tensor.detach().numpy().copy() for name, tensor in model.state_dict().items()}
     x = torch.from_numpy(binarized_test_images(homework)[TEST_OFFSET + seed % 1000:][:batch].copy())  # (batch, 784)
-    epsilon = torch.from_numpy(np.random.default_rng(seed).standard_normal((batch, z_dim)).astype(np.float32))
+    epsilon = torch.randn((batch, z_dim), generator=torch.Generator().manual_seed(seed))  # (batch, z_dim)
     prior_m, prior_v = model.z_prior_m, model.z_prior_v
 
     def terms(z_detached: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -151,7 +155,7 @@ def bound_case(homework: Homework, z_dim: int, batch: int, seed: int) -> BoundCa
         ("the values are right but the gradient does not reach the encoder through z: z must not be detached "
          "(no .detach(), .data or torch.no_grad()).", grads_z_detached),
     ]
-    return BoundCase(z_dim, weights, x.numpy(), epsilon.numpy(), kl_value + rec_value, kl_value, rec_value, grads,
+    return BoundCase(z_dim, weights, x.numpy(), epsilon.numpy(), seed, kl_value + rec_value, kl_value, rec_value, grads,
                      kl_variants, rec_variants, grad_variants)
 
 
@@ -166,7 +170,7 @@ def run_bound(grading: GradingSession, case: BoundCase, repeats: int = 1) -> tup
     ``repeats`` > 1 calls the bound that many times on the same model (``result["repeated_terms"]``).
     """
     result = grading.unit("negative_elbo_bound", z_dim=case.z_dim, weights=case.weights, x=case.x,
-                          epsilon=case.epsilon, repeats=repeats)
+                          epsilon=case.epsilon, noise_seed=case.noise_seed, repeats=repeats)
     missing = result.get("missing_weights")
     if missing and all(name.startswith("z_prior") for name in missing):
         raise wrong("The VAE's prior is part of its weights.", "the fixed prior buffers of the provided __init__",
