@@ -26,7 +26,7 @@ entry to them.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -219,9 +219,8 @@ _MISTAKES = [
     Mistake("bound_nelbo_rec_minus_kl", BOUND, "nelbo = rec - kl; the negative ELBO adds the two: nelbo = kl + rec."),
     Mistake("bound_nelbo_kl_minus_rec", BOUND, "nelbo = kl - rec; the negative ELBO adds the two: nelbo = kl + rec."),
     Mistake("bound_nelbo_kl_weight", BOUND,
-            "the KL has a weight other than 1 in nelbo (a beta, or KL annealing or warm-up); the negative ELBO "
-            "weights it 1: nelbo = kl + rec."),
-    Mistake("bound_nelbo_without_kl", BOUND, "nelbo leaves the KL out (nelbo = rec); nelbo = kl + rec."),
+            "the KL's weight in nelbo is not 1 (the KL left out, a beta, or KL annealing or warm-up); the negative "
+            "ELBO weights it 1: nelbo = kl + rec."),
     Mistake("bound_nelbo_without_rec", BOUND, "nelbo leaves rec out (nelbo = kl); nelbo = kl + rec."),
     Mistake("bound_kl_detached", BOUND,
             "kl is detached (.detach(), .item() or torch.no_grad()), so the KL does not train the encoder."),
@@ -369,10 +368,14 @@ def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> b
 
 @dataclass(frozen=True)
 class Explanation:
-    """The hypotheses a value matches: the mistakes all of them share are certain, the others possible."""
+    """The hypotheses a value matches, the smallest only (a mistake that changes nothing on these inputs is no cause):
+    the mistakes all of them share are certain, the others possible."""
 
     matches: tuple[frozenset[str], ...] = ()
-    certain: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def certain(self) -> frozenset[str]:
+        return frozenset.intersection(*self.matches) if self.matches else frozenset()
 
     @property
     def found(self) -> bool:
@@ -380,8 +383,9 @@ class Explanation:
 
     def possible(self) -> tuple[str, ...]:
         """The mistakes some matching hypotheses contain and others do not, in the smallest hypotheses first."""
+        certain = self.certain
         ordered = sorted(self.matches, key=len)
-        return tuple(dict.fromkeys(tag for tags in ordered for tag in sorted(tags) if tag not in self.certain))
+        return tuple(dict.fromkeys(tag for found in ordered for tag in sorted(found) if tag not in certain))
 
     def diagnosis(self, fix: str = "") -> Diagnosis:
         return Diagnosis(tuple(sorted(self.certain)), guesses=guess_texts(self.possible()), fix=fix)
@@ -389,11 +393,10 @@ class Explanation:
 
 def explain(got: np.ndarray, hypotheses: Sequence[Hypothesis], rtol: float = MATCH_RTOL,
             atol: float = MATCH_ATOL) -> Explanation:
-    """Which hypotheses ``got`` matches. A right answer among them (within these tolerances) leaves nothing certain."""
-    matches = tuple(dict.fromkeys(tags for tags, value in hypotheses if _close(got, value, rtol, atol)))
-    if not matches:
-        return Explanation()
-    return Explanation(matches, frozenset.intersection(*matches))
+    """The smallest hypotheses ``got`` matches. A right answer among them (within these tolerances) leaves nothing
+    certain."""
+    matches = list(dict.fromkeys(found for found, value in hypotheses if _close(got, value, rtol, atol)))
+    return Explanation(tuple(found for found in matches if not any(other < found for other in matches)))
 
 
 def combine(*dimensions: Sequence[tuple[frozenset[str], object]]) -> list[tuple[frozenset[str], tuple]]:
@@ -483,13 +486,10 @@ def moment_hypotheses(m: np.ndarray, v: np.ndarray) -> list[tuple[frozenset[str]
 def moments_explanation(means: np.ndarray, variances: np.ndarray, m: np.ndarray, v: np.ndarray,
                         mean_tolerance: np.ndarray) -> Explanation:
     """The hypotheses whose means lie within ``mean_tolerance`` and whose variances within 10 % of the sample's."""
-    matches = tuple(
-        found for found, expected_means, expected_variances in moment_hypotheses(m, v)
-        if np.all(np.abs(means - expected_means) <= np.maximum(mean_tolerance, 0.02 * np.abs(expected_means)))
-        and np.allclose(variances, expected_variances, rtol=0.1, atol=1e-3))
-    if not matches:
-        return Explanation()
-    return Explanation(matches, frozenset.intersection(*matches))
+    matches = [found for found, expected_means, expected_variances in moment_hypotheses(m, v)
+               if np.all(np.abs(means - expected_means) <= np.maximum(mean_tolerance, 0.02 * np.abs(expected_means)))
+               and np.allclose(variances, expected_variances, rtol=0.1, atol=1e-3)]
+    return Explanation(tuple(found for found in matches if not any(other < found for other in matches)))
 
 
 # -- reading a message back (the tests, the hint-precision report) -----------------------------------------------
@@ -523,16 +523,3 @@ def read_hints(output: str) -> Hints:
             guessed |= {mistake.tag for mistake in by_length if mistake.text in line}
     return Hints(frozenset(claimed), frozenset(guessed), tuple(unnamed), tuple(lines))
 
-
-# -- the bound's single-variant catalogue (until its checks use hypotheses) --------------------------------------
-
-Variant = tuple[str, np.ndarray]  # (explanation, the value that mistake produces)
-
-
-def likely_mistake(got: np.ndarray, variants: list[Variant], fallback: str, rtol: float = 1e-3,
-                   atol: float = 1e-4) -> str:
-    """The explanation of the first variant whose value ``got`` matches, else ``fallback``."""
-    for explanation, value in variants:
-        if _close(got, value, rtol, atol):
-            return explanation
-    return fallback

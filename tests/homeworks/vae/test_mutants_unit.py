@@ -1,50 +1,115 @@
 """Every mutant loses points in the unit check that names its mistake, training-stage ones included (no mistake
-of the catalogue survives the unit checks); every correct rewrite keeps all.
+of the catalogue survives the unit checks); every correct rewrite keeps all. Every hint a grading shows names one
+of the submission's true mistakes or is marked as a guess, and never blames another function; every function
+without a mistake keeps all its points.
 
-Graded with the unit checks only (GradeConfig(training=False)): a few seconds per mutant.
+Graded with the unit checks only (GradeConfig(training=False)), two gradings at a time in worker processes (the
+catalogue has over a hundred entries): the first test that needs a grading grades every selected entry.
 """
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from grader.engine.results import GradeResult
+from grader.grading.grade import grade
 from grader.grading.session import GradeConfig
-from grader.homeworks.vae.diagnose import MISTAKES
-from grader.instructor.catalogue import caught_as_declared, load_catalogue, unit_checks
+from grader.homeworks.vae.diagnose import MISTAKES, read_hints
+from grader.instructor.catalogue import Mutant, caught_as_declared, load_catalogue, unit_checks
 from tests.conftest import FLAGSHIP
 
 UNIT_ONLY = GradeConfig(training=False, threads=1)
+pytestmark = pytest.mark.timeout(3_600)  # the first test grades the whole catalogue (a backstop, not a time check)
+PARALLEL_GRADINGS = 2  # the machine's cores; each grading runs one thread
 CATALOGUE = load_catalogue(FLAGSHIP)
 MUTANTS = [m for m in CATALOGUE if not m.equivalent]
 EQUIVALENTS = [m for m in CATALOGUE if m.equivalent]
+SECTION_FUNCTIONS = {function.section: function.name for function in FLAGSHIP.functions}
+MINIMUM_COMBINATIONS = 40
 
 
-def assert_no_grader_fault(result):
+def _grade(mutant: Mutant, scratch: Path) -> GradeResult:
+    folder = mutant.write(FLAGSHIP, scratch / mutant.id / "submission")
+    return grade(FLAGSHIP, folder, scratch / mutant.id / "out", UNIT_ONLY)
+
+
+@pytest.fixture(scope="module")
+def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
+    """Every catalogue entry the session's selected tests need, graded once, PARALLEL_GRADINGS at a time."""
+    wanted = {item.callspec.params["mutant"].id for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec") and "mutant" in item.callspec.params}
+    entries = [mutant for mutant in CATALOGUE if mutant.id in wanted]
+    scratch = tmp_path_factory.mktemp("catalogue")
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no torch threads inherited from this one
+    with ProcessPoolExecutor(PARALLEL_GRADINGS, mp_context=context) as pool:
+        results = pool.map(_grade, entries, [scratch] * len(entries))
+        return dict(zip((mutant.id for mutant in entries), results, strict=True))
+
+
+def assert_no_grader_fault(result: GradeResult) -> None:
     assert not result.grader_fault, [check.hidden_detail for check in result.checks if check.hidden_detail]
 
 
-def points_lost_outside_its_functions(mutant, result) -> dict[str, str]:
+def points_lost_outside_its_functions(mutant: Mutant, result: GradeResult) -> dict[str, str]:
     """Checks of a function with no mistake that lost points: each function is graded on its own."""
     wrong = {MISTAKES[tag].function for tag in mutant.mistakes}
-    sections = {function.section for function in FLAGSHIP.functions if function.name not in wrong}
+    sections = {section for section, name in SECTION_FUNCTIONS.items() if name not in wrong}
     return {check.number: check.output for check in result.checks
             if check.number.split(".")[0] in sections and check.score < check.max_score}
+
+
+def hint_problems(mutant: Mutant, result: GradeResult) -> list[str]:
+    """Hints that are not a true mistake of the submission (guesses aside), or that blame another function; checks
+    that lose points without naming their function."""
+    found = []
+    for check in result.checks:
+        function = SECTION_FUNCTIONS.get(check.number.split(".")[0])
+        if function is None or check.score >= check.max_score:
+            continue
+        if not check.name.startswith(f"{function}:"):
+            found.append(f"{check.number} does not name its function {function}: {check.name}")
+        hints = read_hints(check.output)
+        found += [f"{check.number} claims what no known mistake is: {line}" for line in hints.unnamed]
+        if hints.claimed - set(mutant.mistakes):
+            found.append(f"{check.number} claims {sorted(hints.claimed - set(mutant.mistakes))}, not among the true "
+                         f"mistakes {list(mutant.mistakes)}:\n{check.output}")
+        elsewhere = sorted(tag for tag in hints.claimed if MISTAKES[tag].function != function)
+        if elsewhere:
+            found.append(f"{check.number} ({function}) blames another function's mistakes {elsewhere}")
+    return found
 
 
 def test_every_mutant_declares_a_unit_check_that_catches_it():
     assert [m.id for m in MUTANTS if not unit_checks(m, FLAGSHIP)] == []
 
 
+def test_every_mutant_names_its_true_mistakes_and_enough_combine_several():
+    assert [m.id for m in MUTANTS if not m.mistakes or set(m.mistakes) - set(MISTAKES)] == []
+    combinations = [m for m in MUTANTS if len(m.mistakes) >= 2]
+    assert len(combinations) >= MINIMUM_COMBINATIONS
+    assert sum(len({MISTAKES[tag].function for tag in m.mistakes}) >= 2 for m in combinations) >= 8  # across functions
+
+
+def test_no_mistake_text_contains_another():
+    """A message names a mistake by its text: no text may hide inside another's."""
+    texts = [mistake.text for mistake in MISTAKES.values()]
+    assert [a for a in texts for b in texts if a != b and a in b] == []
+
+
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
-def test_the_mutant_is_caught_by_the_check_that_names_it(mutant, grade_mutant):
-    result = grade_mutant(mutant, UNIT_ONLY)
+def test_the_mutant_is_caught_by_the_check_that_names_it(mutant, graded):
+    result = graded[mutant.id]
     assert_no_grader_fault(result)
     assert caught_as_declared(mutant, result, FLAGSHIP, unit_only=True) == [], mutant.mistake
-    if mutant.mistakes:
-        assert points_lost_outside_its_functions(mutant, result) == {}
+    assert points_lost_outside_its_functions(mutant, result) == {}
+    assert hint_problems(mutant, result) == []
 
 
 @pytest.mark.parametrize("mutant", EQUIVALENTS, ids=lambda m: m.id)
-def test_a_correct_rewrite_keeps_every_point(mutant, grade_mutant):
-    result = grade_mutant(mutant, UNIT_ONLY)
+def test_a_correct_rewrite_keeps_every_point(mutant, graded):
+    result = graded[mutant.id]
     assert_no_grader_fault(result)
     lost = {check.number: check.output for check in result.checks if not check.passed}
     assert lost == {}
