@@ -3,10 +3,14 @@
 
 Two steps, so that any version of the grader can be measured on today's catalogue:
 
-    # grade the entries with the grader of the current folder (run it from another checkout to measure that one)
-    python tests/homeworks/vae/hint_precision.py grade --catalogue grader/homeworks/vae/mutants.toml --out after.json
+    # grade the entries unit-only with the grader of a checkout (default: this one), through its command line
+    python -m tests.homeworks.vae.hint_precision grade --out after.json
+    python -m tests.homeworks.vae.hint_precision grade --grader-root /tmp/old-checkout --out before.json
     # compare
-    python tests/homeworks/vae/hint_precision.py report before.json after.json
+    python -m tests.homeworks.vae.hint_precision report before.json after.json
+
+The submissions are today's reference with each entry's edits; a checkout from before the layered reference
+(no reference/common/hyperparameters.py) gets vae.py with the latent size written in, as that vae.py had it.
 
 A hint names the mistakes whose words it contains: today's words (grader/homeworks/vae/diagnose.py, MISTAKES) and the
 words the grader used before (OLD_WORDS), read only among the mistakes of the check's own function. It names a true
@@ -15,13 +19,19 @@ mistake when one of those is among the entry's ``mistakes``; it names a wrong on
 
 import argparse
 import json
-import sys
+import re
+import subprocess
 import tomllib
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CLAIM = "Likely mistake: "
+HOMEWORK = "vae"
+SETTINGS_MODULE = "hyperparameters"  # the layered reference's settings (Z_DIM)
+GRADING_TIMEOUT = 600.0  # seconds, one unit-only grading
+ROOT = Path(__file__).resolve().parents[3]
+CATALOGUE = ROOT / "grader" / "homeworks" / HOMEWORK / "mutants.toml"
 SECTIONS = {"1": "sample_gaussian", "2": "kl_normal", "3": "negative_elbo_bound"}
 # Words of the grader's earlier messages (base commit 421206f) that name a mistake, by tag.
 OLD_WORDS: dict[str, tuple[str, ...]] = {
@@ -100,7 +110,6 @@ def function_of(tag: str) -> str:
 
 def words() -> dict[str, tuple[str, ...]]:
     """Every tag's words: today's text and the earlier ones."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from grader.homeworks.vae.diagnose import MISTAKES
 
     found = {tag: (mistake.text,) for tag, mistake in MISTAKES.items()}
@@ -114,32 +123,63 @@ def named(line: str, function: str, table: dict[str, tuple[str, ...]]) -> set[st
             if function_of(tag) == function and any(phrase in line for phrase in phrases)}
 
 
-# -- grading (with whatever grader the current folder holds) ---------------------------------------------------------
+# -- grading (with the command line of any checkout) ----------------------------------------------------------------
 
 
-def _grade_one(arguments: tuple[str, str, str]) -> tuple[str, dict]:
-    catalogue, entry_id, scratch = arguments
+def entries(catalogue: Path, minimum_mistakes: int) -> list[str]:
+    """The catalogue's submissions with at least ``minimum_mistakes`` true mistakes."""
+    document = tomllib.loads(catalogue.read_text())
+    return [entry["id"] for entry in document.get("mutant", []) if len(entry.get("mistakes", ())) >= minimum_mistakes]
+
+
+def write_submissions(ids: list[str], catalogue: Path, folder: Path, flat_reference: bool) -> dict[str, Path]:
+    """Each entry's student files, today's reference with its edits, in ``folder/<id>``."""
     from grader.engine.homework import load_homework
-    from grader.grading.grade import grade
-    from grader.grading.session import GradeConfig
     from grader.instructor.catalogue import load_catalogue
 
-    homework = load_homework("vae")
-    mutant = next(m for m in load_catalogue(homework, Path(catalogue)) if m.id == entry_id)
-    folder = mutant.write(homework, Path(scratch) / entry_id / "submission")
-    result = grade(homework, folder, Path(scratch) / entry_id / "out", GradeConfig(training=False, threads=1))
-    return entry_id, {check.number: {"score": check.score, "max": check.max_score, "output": check.output}
-                      for check in result.checks}
+    homework = load_homework(HOMEWORK)
+    by_id = {mutant.id: mutant for mutant in load_catalogue(homework, catalogue)}
+    written = {}
+    for entry_id in ids:
+        sources = by_id[entry_id].source(homework)
+        if flat_reference:  # the vae.py of a checkout before the layered reference: no hyperparameters module
+            sources["vae.py"] = sources["vae.py"].replace(f"from {SETTINGS_MODULE} import Z_DIM\n", "").replace(
+                "DEFAULT_Z_DIM = Z_DIM", f"DEFAULT_Z_DIM = {homework_z_dim(homework)}")
+        written[entry_id] = folder / entry_id
+        written[entry_id].mkdir(parents=True, exist_ok=True)
+        for name, text in sources.items():
+            (written[entry_id] / name).write_text(text)
+    return written
 
 
-def grade_entries(catalogue: Path, out: Path, scratch: Path, jobs: int, minimum_mistakes: int) -> None:
-    document = tomllib.loads(catalogue.read_text())
-    ids = [entry["id"] for entry in document.get("mutant", []) if len(entry.get("mistakes", ())) >= minimum_mistakes
-           or entry["id"].startswith("multi_")]
-    with ProcessPoolExecutor(jobs) as pool:
-        graded = dict(pool.map(_grade_one, [(str(catalogue), entry_id, str(scratch)) for entry_id in ids]))
+def homework_z_dim(homework: object) -> int:
+    """The latent size the reference's settings module declares."""
+    from grader.instructor.build.assemble import layered_sources
+
+    settings = layered_sources(homework)[f"{SETTINGS_MODULE}.py"].read_text()
+    return int(re.search(r"^Z_DIM = (\d+)", settings, re.MULTILINE).group(1))
+
+
+def _grade_one(arguments: tuple[str, str, str, bool]) -> dict:
+    """One unit-only grading with the checkout's own command line; its checks as {number: score, max, output}."""
+    root, submission, out, layered = arguments
+    command = [str(Path(root) / ".venv" / "bin" / "python"), "-m", "grader", "grade", submission, "--unit-only",
+               "--threads", "1", "--out", out, *(["--homework", HOMEWORK] if layered else [])]
+    subprocess.run(command, cwd=root, check=False, capture_output=True, timeout=GRADING_TIMEOUT)
+    tests = json.loads((Path(out) / "results.json").read_text()).get("tests", [])
+    return {test["number"]: {"score": test.get("score", 0.0), "max": test.get("max_score", 0.0),
+                             "output": test.get("output", "")} for test in tests if "number" in test}
+
+
+def grade_entries(root: Path, catalogue: Path, out: Path, scratch: Path, jobs: int, minimum_mistakes: int) -> None:
+    layered = (root / "reference" / "common" / f"{SETTINGS_MODULE}.py").exists()
+    ids = entries(catalogue, minimum_mistakes)
+    submissions = write_submissions(ids, catalogue, scratch / "submissions", flat_reference=not layered)
+    work = [(str(root), str(submissions[entry_id]), str(scratch / "out" / entry_id), layered) for entry_id in ids]
+    with ThreadPoolExecutor(jobs) as pool:  # each grading is its own process
+        graded = dict(zip(ids, pool.map(_grade_one, work), strict=True))
     out.write_text(json.dumps(graded, indent=1))
-    print(f"graded {len(graded)} entries into {out}")
+    print(f"graded {len(graded)} entries with the grader in {root} into {out}")
 
 
 # -- the report ----------------------------------------------------------------------------------------------------
@@ -192,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     grading = commands.add_parser("grade")
-    grading.add_argument("--catalogue", type=Path, required=True)
+    grading.add_argument("--grader-root", type=Path, default=ROOT, help="the checkout whose grader grades")
+    grading.add_argument("--catalogue", type=Path, default=CATALOGUE)
     grading.add_argument("--out", type=Path, required=True)
     grading.add_argument("--scratch", type=Path, default=Path("/tmp/hint-precision"))
     grading.add_argument("--jobs", type=int, default=2)
@@ -200,12 +241,11 @@ def main(argv: list[str] | None = None) -> None:
     reporting = commands.add_parser("report")
     reporting.add_argument("before", type=Path)
     reporting.add_argument("after", type=Path)
-    reporting.add_argument("--catalogue", type=Path, default=Path(__file__).resolve().parents[3]
-                           / "grader" / "homeworks" / "vae" / "mutants.toml")
+    reporting.add_argument("--catalogue", type=Path, default=CATALOGUE)
     arguments = parser.parse_args(argv)
     if arguments.command == "grade":
-        grade_entries(arguments.catalogue, arguments.out, arguments.scratch, arguments.jobs,
-                      arguments.minimum_mistakes)
+        grade_entries(arguments.grader_root.resolve(), arguments.catalogue, arguments.out, arguments.scratch,
+                      arguments.jobs, arguments.minimum_mistakes)
     else:
         print(report(arguments.before, arguments.after, arguments.catalogue))
 

@@ -28,6 +28,16 @@ MUTANTS = [m for m in CATALOGUE if not m.equivalent]
 EQUIVALENTS = [m for m in CATALOGUE if m.equivalent]
 SECTION_FUNCTIONS = {function.section: function.name for function in FLAGSHIP.functions}
 MINIMUM_COMBINATIONS = 40
+# Issue 17's three public submissions (graded on 469d35f, 3.1 blamed a KL weight of 106.8 or -210.6, 3.2 a factor or a
+# clamp, 3.5 a hard-coded batch size): the mistake each bound check that fails must now name, and nothing else.
+ISSUE_CASES = {
+    "multi_rec_sign_nelbo_right": {"3.3": {"bound_rec_sign_flipped"}},
+    "multi_kl_log_q_only_rec_sign": {"3.2": {"bound_kl_log_q_only"}, "3.3": {"bound_rec_sign_flipped"}},
+    "multi_probs_as_logits_kl_sign": {"3.2": {"bound_kl_sign_flipped"}, "3.3": {"bound_sigmoid_twice"}},
+}
+BOUND_SECTION = "3"
+HELPERS_WRONG_BOUND_RIGHT = [m for m in MUTANTS if m.id.startswith("helper_")]  # the bound right, a helper not
+FITTED_CAUSES = {"bound_nelbo_kl_weight", "bound_kl_scaled", "bound_hard_coded_batch_size", "bound_hard_coded_z_dim"}
 
 
 def _grade(mutant: Mutant, scratch: Path) -> GradeResult:
@@ -114,3 +124,31 @@ def test_a_correct_rewrite_keeps_every_point(mutant, graded):
     lost = {check.number: check.output for check in result.checks if not check.passed}
     assert lost == {}
     assert result.score == result.max_score == 48
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.id in ISSUE_CASES], ids=lambda m: m.id)
+def test_the_issue_cases_name_only_their_true_mistakes(mutant, graded):
+    """No KL weight, factor or hard-coded size is blamed: every claim is a true mistake, each term's check names its
+    own, and the checks that fail because of them (3.1, 3.4, 3.5) refer to them or claim nothing new."""
+    failed = {check.number: check for check in graded[mutant.id].checks
+              if check.number.startswith("3.") and check.score < check.max_score}
+    claims = {number: read_hints(check.output).claimed for number, check in failed.items()}
+    assert {number: claims.get(number, set()) >= expected for number, expected in ISSUE_CASES[mutant.id].items()} == {
+        number: True for number in ISSUE_CASES[mutant.id]}, {n: c.output for n, c in failed.items()}
+    assert {number: sorted(found - set(mutant.mistakes)) for number, found in claims.items()
+            if found - set(mutant.mistakes)} == {}
+    assert {number: sorted(found & FITTED_CAUSES) for number, found in claims.items() if found & FITTED_CAUSES} == {}
+    assert [number for number, check in failed.items() if "hard-coded" in check.output] == []
+
+
+@pytest.mark.parametrize("mutant", HELPERS_WRONG_BOUND_RIGHT, ids=lambda m: m.id)
+def test_a_right_bound_keeps_its_points_whatever_its_helpers(mutant, graded):
+    """The starter's kl_normal (or sample_gaussian, or both, or a wrong or deleted one) under a right bound: the
+    bound's checks keep every point, and the helper's own checks lose theirs."""
+    result = graded[mutant.id]
+    bound = [check for check in result.checks if check.number.split(".")[0] == BOUND_SECTION]
+    assert sum(check.score for check in bound) == sum(check.max_score for check in bound) == FLAGSHIP.section_points()[
+        BOUND_SECTION]
+    helpers = {MISTAKES[tag].function for tag in mutant.mistakes}
+    assert all(any(check.score < check.max_score for check in result.checks
+                   if SECTION_FUNCTIONS.get(check.number.split(".")[0]) == name) for name in helpers)

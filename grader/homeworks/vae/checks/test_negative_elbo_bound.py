@@ -278,8 +278,9 @@ def size_diagnosis(found: Analysis, case: BoundCase, differs: str, kl: float, re
     elif inherited and not claims:
         deferred = (f"the mistakes found at batch {TRAINING_BATCH} show at this size too; nothing points to a "
                     "hard-coded size.")
+    sizes_fix = "use x.shape[0] (or .mean()), self.z_dim and the shapes of qm and qv; no fixed sizes."
     return Diagnosis(tuple(dict.fromkeys(claims)), tuple(dict.fromkeys(inherited)), deferred,
-                     fix="use x.shape[0] (or .mean()), self.z_dim and the shapes of qm and qv; no fixed sizes.")
+                     fix=sizes_fix if claims else "")  # no size advice when nothing points to a size
 
 
 @number("3.5")

@@ -35,12 +35,18 @@ def inputs(shape: tuple[int, ...], dtype: type, seed: int) -> tuple[np.ndarray, 
 
 
 def shape_diagnosis(shape: tuple[int, ...], earlier_passed: bool) -> Diagnosis:
-    """A wrong shape (or an error) at ``shape`` after a (batch, 10) call went through is a size hard-coded for it."""
-    if earlier_passed:
+    """A wrong shape (or an error) at ``shape`` after the (64, 10) call went through: a size hard-coded for (batch, 10)
+    when ``shape`` is another 2-D shape; for more dimensions only a guess (a noise shape built for 2-D inputs, as
+    (m.shape[0], 1), fails here too)."""
+    fix = "draw the noise with m's own shape, torch.randn_like(m)."
+    if earlier_passed and len(shape) == len(SHAPES[0][0]):
         return Diagnosis(("sg_hard_coded_shape",))
+    if earlier_passed:
+        return Diagnosis(observed=f"the 2-D calls went through; this m has {len(shape)} dimensions", guesses=(
+            "the noise drawn with a shape made for 2-D inputs (m.shape[0] and m.shape[1], or (batch, 1))",
+            "a sum or mean over a dimension"), fix=fix)
     return Diagnosis(guesses=("the noise drawn with a fixed shape instead of m's",
-                              "a sum or mean over a dimension"), fix="draw the noise with m's own shape, "
-                                                                     "torch.randn_like(m).")
+                              "a sum or mean over a dimension"), fix=fix)
 
 
 @number("1.1")
@@ -90,6 +96,7 @@ def test_reparameterized(grading: GradingSession) -> None:
     z = returned_tensor(result["z"], "sample_gaussian", m.shape, "torch.float64", dtype_tag="sg_casts_dtype")
     require_finite(z, "sample_gaussian(m, v) with variances in [0.05, 3]", Diagnosis(
         guesses=("a division by zero", "a square root of a negative number"), fix=FIX))
+    require_noise(z, m, "sample_gaussian")  # z = m has no gradient for v: the missing noise is the cause
     if "grad_error" in result:
         raise fail("No gradient flows from z back to m and v.", "z differentiable with respect to m and v",
                    result["grad_error"], Diagnosis(("sg_detached_sample",), fix=FIX))
