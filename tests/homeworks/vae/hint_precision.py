@@ -28,6 +28,7 @@ from pathlib import Path
 
 CLAIM = "Likely mistake: "
 HOMEWORK = "vae"
+INHERITED = "(found by check"  # a hint that names the mistake another check found
 SETTINGS_MODULE = "hyperparameters"  # the layered reference's settings (Z_DIM)
 GRADING_TIMEOUT = 600.0  # seconds, one unit-only grading
 ROOT = Path(__file__).resolve().parents[3]
@@ -202,6 +203,7 @@ def tally(graded: dict, catalogue: dict[str, set[str]], table: dict[str, tuple[s
                 counts["true"] += bool(tags & truth)
                 counts["wrong"] += bool(tags - truth)
                 counts["none"] += not tags
+                counts["inherited"] += INHERITED in line
     return per_check
 
 
@@ -211,14 +213,15 @@ def report(before: Path, after: Path, catalogue: Path) -> str:
     table = words()
     tallies = [tally(json.loads(path.read_text()), truth, table) for path in (before, after)]
     graded = json.loads(after.read_text())
-    lines = [f"{len(graded)} submissions; per check: hints shown, naming a true mistake (precision), naming a wrong "
-             "one, naming none", "| check | before | after |", "|---|---|---|"]
+    lines = [f"{len(graded)} submissions; per check: hints naming a true mistake / hints shown (precision); hints "
+             "naming a wrong one, naming none, pointing to another check's mistake", "| check | before | after |",
+             "|---|---|---|"]
 
     def cell(counts: Counter) -> str:
         if not counts["shown"]:
             return "no hint"
         return (f"{counts['true']}/{counts['shown']} = {counts['true'] / counts['shown']:.2f} "
-                f"(wrong {counts['wrong']}, none {counts['none']})")
+                f"(wrong {counts['wrong']}, none {counts['none']}, another check's {counts['inherited']})")
 
     for number in sorted(set(tallies[0]) | set(tallies[1]), key=lambda n: [int(p) for p in n.split(".")]):
         lines.append(f"| {number} | {cell(tallies[0].get(number, Counter()))} | "
