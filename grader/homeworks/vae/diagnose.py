@@ -354,6 +354,21 @@ def returned_tensor(description: object, what: str, shape: tuple[int, ...] | Non
     return values
 
 
+# -- one explanation per known variant (vae-iwae's bound checks use this simpler form) -------------------------------
+
+Variant = tuple[str, np.ndarray]  # (explanation, the value that mistake produces)
+VARIANT_RTOL, VARIANT_ATOL = 1e-3, 1e-4  # as vae-iwae's checks were written against
+
+
+def likely_mistake(got: np.ndarray, variants: list[Variant], fallback: str, rtol: float = VARIANT_RTOL,
+                   atol: float = VARIANT_ATOL) -> str:
+    """The explanation of the first variant whose value ``got`` matches, else ``fallback``."""
+    for explanation, value in variants:
+        if _close(got, value, rtol, atol):
+            return explanation
+    return fallback
+
+
 # -- hypotheses: the mistakes, alone and combined, and what they compute -------------------------------------------
 
 Hypothesis = tuple[frozenset[str], np.ndarray]  # (the mistakes, the value they compute on the check's inputs)
