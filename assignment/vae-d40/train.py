@@ -1,4 +1,7 @@
-"""The training loop of the homework: Adam on the negative ELBO, one binarized batch per iteration."""
+"""The training loop of the homework: Adam on the negative ELBO, one binarized batch per iteration.
+
+A conditional model trains on labelled batches: given the labels, the loop calls ``negative_elbo_bound(x, y)``.
+"""
 
 import math
 import random
@@ -9,9 +12,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data import train_batches
+from data import labelled_train_batches, train_batches
 from hyperparameters import ITERATIONS
-from vae import VAE
 
 PROGRESS_EVERY = 50  # iterations between progress-bar updates (reading a loss value costs time)
 
@@ -40,14 +42,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(model: VAE, x_train: torch.Tensor, config: TrainConfig = TrainConfig()) -> TrainLog:
-    """Train ``model`` in place on uint8 images (n, 784) for ``config.iter_max`` iterations.
+def train(model: torch.nn.Module, x_train: torch.Tensor, config: TrainConfig = TrainConfig(),
+          y_train: torch.Tensor | None = None) -> TrainLog:
+    """Train ``model`` in place on uint8 images (n, 784) for ``config.iter_max`` iterations; with ``y_train``, the
+    images' labels (n,), on (images, labels) batches.
 
     Stops early, and says so in the log, when the loss becomes NaN or infinite.
     """
     seed_everything(config.seed)
     data_generator = torch.Generator().manual_seed(config.seed)
-    batches = train_batches(x_train, config.batch_size, data_generator)
+    if y_train is None:
+        batches = ((x,) for x in train_batches(x_train, config.batch_size, data_generator))
+    else:
+        batches = labelled_train_batches(x_train, y_train, config.batch_size, data_generator)
     # fused=True: one vectorized kernel per parameter tensor instead of about ten tensor operations each
     # (the same Adam update; on CPU, PyTorch's default is the slow per-operation loop).
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
@@ -56,9 +63,9 @@ def train(model: VAE, x_train: torch.Tensor, config: TrainConfig = TrainConfig()
     start = time.perf_counter()
     with tqdm(total=config.iter_max, disable=not config.progress, dynamic_ncols=True) as progress:
         for iteration in range(1, config.iter_max + 1):
-            x = next(batches)  # (batch, 784)
+            batch = next(batches)  # (x,) or (x, y): (batch, 784) images and (batch,) labels
             optimizer.zero_grad(set_to_none=True)
-            nelbo, kl, rec = model.negative_elbo_bound(x)
+            nelbo, kl, rec = model.negative_elbo_bound(*batch)
             nelbo.backward()
             optimizer.step()
             log.iterations = iteration

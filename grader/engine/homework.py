@@ -6,7 +6,7 @@ checks (unit checks, then the training phase's checks), the training runs and th
 metrics the trusted evaluator reports, the calibrated bands, the grids, the points of every check, the
 leaderboard and the recommended time limit. Code the homework brings lives in its folder:
 
-    homework.toml     the declaration (below)
+    homework.toml     the declaration (below); ``omit`` lists modules of its layers it does not ship
     checks/           pytest files run by the grader on the trusted side (``@number`` names each check)
     trusted.py        the trusted side's hooks: ANSWERS (the declared shape of each worker operation's answer),
                       evaluation(grading) (the metrics of the trained model), and whatever its checks share
@@ -119,6 +119,7 @@ class Homework:
     report_grid: str = ""  # the grid the batch report shows per student
     written: str = ""  # a written part graded by staff on Gradescope (not by this grader), if any
     settings: Mapping[str, object] = field(default_factory=dict)  # homework-specific values for its own code
+    omitted: tuple[str, ...] = ()  # modules of its layers it does not ship (the common layer's vae.py, say)
     reference_root: Path = REFERENCE_DIR  # where its layers are (tests point it at a copy)
     assignment_root: Path = ASSIGNMENT_DIR  # where its starter is generated
 
@@ -289,6 +290,7 @@ def _build(folder: Path, declared: Mapping[str, object], bases: tuple[Homework, 
         report_grid=str(declared.get("report_grid", "")),
         written=str(declared.get("written", "")),
         settings=dict(declared.get("settings", {})),  # type: ignore[arg-type]
+        omitted=tuple(declared.get("omit", [])),  # type: ignore[arg-type]
     )
     _validate(homework, where)
     return homework
@@ -317,6 +319,9 @@ def _validate(homework: Homework, where: str) -> None:
             problems.append(f"metric {metric.name}: order must be 'asc' or 'desc'")
     if homework.report_grid and homework.report_grid not in {grid.name for grid in homework.grids}:
         problems.append(f"report_grid {homework.report_grid!r} is not a declared grid")
+    for name in homework.omitted:
+        if name in homework.student_files or "/" in name or not name.endswith(".py"):
+            problems.append(f"omit lists {name!r}: only provided top-level modules can be left out")
     if homework.training_checks and not homework.trainings:
         problems.append("training checks are declared but no training run")
     if problems:

@@ -73,3 +73,20 @@ def train_batches(x_train: torch.Tensor, batch_size: int, generator: torch.Gener
             # index_select is x_train[indices] without the general (and here ~10x slower) indexing machinery
             images = x_train.index_select(0, indices)  # (batch_size, 784) uint8
             yield binarize(images, generator)
+
+
+def labelled_train_batches(x_train: torch.Tensor, y_train: torch.Tensor, batch_size: int,
+                           generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless shuffled epochs of (images, labels): (batch_size, 784) float32 freshly binarized, and
+    (batch_size,) int64 labels of the same images, in the same order.
+
+    The images and their order are exactly those of ``train_batches`` with the same generator seed.
+    """
+    n_images = x_train.shape[0]
+    while True:
+        order = torch.randperm(n_images, generator=generator)  # (n_images,) a fresh shuffle per epoch
+        for start in range(0, n_images - batch_size + 1, batch_size):
+            indices = order[start : start + batch_size]  # (batch_size,)
+            images = x_train.index_select(0, indices)  # (batch_size, 784) uint8
+            labels = y_train.index_select(0, indices).long()  # (batch_size,) int64
+            yield binarize(images, generator), labels

@@ -3,8 +3,9 @@
 The layers are ``reference/<id>/``, its bases' folders, then ``reference/common/``; the first layer that holds
 a path provides it. What a homework ships:
 
-* every top-level ``*.py`` module, ``README.md`` (from the homework's own layers: the common layer has none)
-  and ``Makefile`` (its ``@STUDENT_FILES@`` replaced by the files students upload);
+* every top-level ``*.py`` module but those its declaration omits (``omit``), ``README.md`` (from the
+  homework's own layers: the common layer has none) and ``Makefile`` (its ``@STUDENT_FILES@`` replaced by
+  the files students upload);
 * ``tests/``: from the common layer, ``conftest.py`` and ``test_<function>.py`` of the homework's own
   functions only; from the homework's own layers, every file.
 
@@ -55,6 +56,8 @@ def layered_sources(homework: Homework) -> dict[str, Path]:
         common = layer.name == COMMON_LAYER
         for path in sorted(layer.rglob("*")):
             relative = PurePosixPath(path.relative_to(layer).as_posix())
+            if relative.as_posix() in homework.omitted:
+                continue
             if path.is_file() and not is_ignored(relative) and _ships(relative, common, functions):
                 chosen.setdefault(relative.as_posix(), path)
     for name in (*SHIPPED_DOCUMENTS, *homework.student_files):

@@ -1,0 +1,98 @@
+"""The case of the conditional sampler's checks: the grader's weights and labels, the pixel probabilities a right
+sampler draws from for each label, those of the mistakes students make, and the statistic that compares them.
+
+Each pixel of a sample drawn for label y is, over the draw of z ~ p(z), a Bernoulli variable with probability
+p_y = E_z[sigmoid(dec(z, y))]. The grader estimates p_y from EXPECTATION_DRAWS latents per label with the reference's
+networks, and compares the student's per-label pixel means m_y over n samples with it: for every pixel where p_y is
+neither 0 nor 1, d = (m_y - p_y) / sqrt(p_y (1 - p_y) / n) is about N(0, 1), so the mean of d^2 over the pixels and
+labels is about 1 for a right sampler, whatever order it draws its noise in. A sampler that draws from another
+distribution (the wrong label, no label, no sampling of z) leaves the mean of d^2 far above 1.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from grader.engine.homework import Homework
+from grader.engine.oracle import reference
+from grader.homeworks.cvae.bound import NUM_CLASSES, pretrained_weights
+
+PER_LABEL = 200  # samples the student's sampler draws for each label
+EXPECTATION_DRAWS = 20_000  # latents per label behind the grader's p_y
+MIN_PIXEL_VARIANCE = 0.01  # pixels with p (1 - p) below this (p < 0.01 or > 0.99) are left out: d is not normal there
+# The mean of d^2 of a right sampler: over 200 seeds of the reference's sampler against its own p_y, 1.00 on average,
+# sd 0.05, at most 1.19 (tests/homeworks/cvae/test_sampling.py holds the figure); the mistakes of MISTAKES score 4 or
+# more. A right sampler fails with a probability far below 1e-6 at this bound.
+MAX_MEAN_SQUARED_DEVIATION = 1.6
+
+
+@dataclass(frozen=True)
+class SampleCase:
+    z_dim: int
+    weights: dict[str, np.ndarray]
+    labels: np.ndarray  # (NUM_CLASSES * PER_LABEL,) int64, shuffled: row i is drawn for labels[i]
+    seed: int
+    expected: np.ndarray  # (NUM_CLASSES, 784): p_y of a right sampler
+    variants: list[tuple[str, np.ndarray]]  # (explanation, the p_y that mistake draws from)
+
+
+def pixel_means(labels: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The mean image of each label's samples: (NUM_CLASSES, 784); a label without samples gets NaN."""
+    means = np.full((NUM_CLASSES, images.shape[1]), np.nan)
+    for label in range(NUM_CLASSES):
+        chosen = images[labels == label]
+        if chosen.shape[0]:
+            means[label] = chosen.astype(np.float64).mean(axis=0)
+    return means
+
+
+def mean_squared_deviation(means: np.ndarray, expected: np.ndarray, per_label: int) -> float:
+    """The mean over pixels and labels of ((m - p) / sqrt(p (1 - p) / n))^2, on pixels where p (1 - p) is not tiny."""
+    variance = expected * (1 - expected)
+    kept = variance > MIN_PIXEL_VARIANCE
+    squared = (means - expected) ** 2 / (variance / per_label)
+    return float(squared[kept].mean()) if kept.any() else float("nan")
+
+
+def expected_probabilities(model: torch.nn.Module, label_of: object, z_scale: float, seed: int) -> np.ndarray:
+    """p_y for every label y: the mean over EXPECTATION_DRAWS latents z ~ N(0, z_scale^2 I) of the decoder's pixel
+    probabilities given ``label_of(y)``'s one-hot vector. (NUM_CLASSES, 784)."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    with torch.no_grad():
+        for label in range(NUM_CLASSES):
+            z = z_scale * torch.randn((EXPECTATION_DRAWS, model.z_dim), generator=generator)  # (draws, z_dim)
+            y = torch.full((EXPECTATION_DRAWS,), label, dtype=torch.long)
+            rows.append(torch.sigmoid(model.dec(z, label_of(y))).double().mean(dim=0))  # (784,)
+    return torch.stack(rows).numpy()
+
+
+def one_hot(y: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(y, NUM_CLASSES).float()
+
+
+MISTAKES = [
+    ("the decoder is not given the label (zeros instead of its one-hot vector): every row draws from the same "
+     "mixture of digits", lambda y: torch.zeros(y.shape[0], NUM_CLASSES), 1.0),
+    ("the one-hot vector is off by one (label y marked at position y + 1): F.one_hot(y, NUM_CLASSES) marks position y",
+     lambda y: F.one_hot((y + 1) % NUM_CLASSES, NUM_CLASSES).float(), 1.0),
+    ("z was not sampled (z = 0, the prior's mean, for every row): draw z from the prior with self.sample_z(n)",
+     one_hot, 0.0),
+    ("every row was drawn for label 0: build the one-hot vector from y", lambda y: one_hot(torch.zeros_like(y)), 1.0),
+]
+
+
+@functools.cache
+def sample_case(homework: Homework, z_dim: int, seed: int) -> SampleCase:
+    model = reference(homework).cvae.CVAE(z_dim=z_dim)
+    model.load_state_dict(pretrained_weights(homework, z_dim, seed))
+    model.eval()
+    generator = np.random.default_rng(seed)
+    labels = generator.permutation(np.repeat(np.arange(NUM_CLASSES), PER_LABEL)).astype(np.int64)
+    expected = expected_probabilities(model, one_hot, 1.0, seed)
+    variants = [(text, expected_probabilities(model, label_of, scale, seed)) for text, label_of, scale in MISTAKES]
+    weights = {name: tensor.numpy().copy() for name, tensor in model.state_dict().items()}
+    return SampleCase(z_dim, weights, labels, seed % 2**31, expected, variants)
