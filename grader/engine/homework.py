@@ -119,7 +119,7 @@ class Homework:
     report_grid: str = ""  # the grid the batch report shows per student
     written: str = ""  # a written part graded by staff on Gradescope (not by this grader), if any
     settings: Mapping[str, object] = field(default_factory=dict)  # homework-specific values for its own code
-    omitted: tuple[str, ...] = ()  # modules of its layers it does not ship (the common layer's vae.py, say)
+    omitted: tuple[str, ...] = ()  # modules of its layers it does not ship (a shared module it has no use for)
     reference_root: Path = REFERENCE_DIR  # where its layers are (tests point it at a copy)
     assignment_root: Path = ASSIGNMENT_DIR  # where its starter is generated
 

@@ -2,10 +2,12 @@
 (nelbo, kl, rec) and gradients on them, and the values of the mistakes students make, to name them.
 
 The weights are the reference CVAE's seeded initial weights with the label's input columns of both networks scaled
-up (LABEL_WEIGHT_SCALE): at initialisation the label barely moves the networks' outputs, and a bound that drops it
-would differ from the right one by less than the checks' tolerance. Scaled, changing the label moves kl and rec by
-nats. The noise: torch's generator is seeded with ``noise_seed`` before each call, so ut.sample_gaussian (or
-torch.randn_like(qm) written inline) draws the noise the reference draws here.
+up (LABEL_WEIGHT_SCALE), then trained a few dozen steps on labelled test images, then the encoder's means spread
+(ENCODER_MEAN_SCALE). At initialisation the label barely moves the networks' outputs, and a bound that drops it
+would differ from the right one by less than the checks' tolerance; this way changing the label moves kl and rec by
+nats, the KL is several nats, and rec is in the range training reaches. The noise: torch's generator is seeded
+with ``noise_seed`` before each call, so ut.sample_gaussian (or torch.randn_like(qm) written inline) draws the
+noise the reference draws here.
 """
 
 import functools
@@ -25,6 +27,7 @@ from grader.homeworks.vae.trusted import binarized_test_set
 NUM_CLASSES = 10
 IMAGE_PIXELS = 784
 LABEL_WEIGHT_SCALE = 8.0
+ENCODER_MEAN_SCALE = 2.0
 TEST_OFFSET = 3_000  # the cases' images come from the binarized test set, from this image on
 TERM_TOLERANCE = {"rtol": 1e-4, "atol": 1e-3}
 GRAD_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
@@ -114,15 +117,19 @@ def images_and_labels(homework: Homework, seed: int, batch: int, without: int | 
 def bound_with(ut: object, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, noise_seed: int,
                encoder_label: OneHot = right_one_hot, decoder_label: OneHot = right_one_hot,
                transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+               kl_reversed: bool = False, z_sampled: bool = True, sigmoid_logits: bool = False,
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(nelbo, kl, rec) of the reference formula with the case's noise, the networks given the labels as the two
-    label functions say; ``transform(kl_per_image, rec_per_image)`` applies a reduction mistake."""
+    label functions say; ``transform(kl_per_image, rec_per_image)`` applies a reduction mistake, the flags the
+    other mistakes."""
     qm, qv = model.enc(x, encoder_label(y))  # (batch, z_dim) each
-    kl = ut.kl_normal(qm, qv, model.z_prior_m, model.z_prior_v)  # (batch,)
+    prior = (model.z_prior_m, model.z_prior_v)
+    kl = ut.kl_normal(*prior, qm, qv) if kl_reversed else ut.kl_normal(qm, qv, *prior)  # (batch,)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(noise_seed)
-        z = qm + torch.sqrt(qv) * torch.randn_like(qm)  # (batch, z_dim)
-    rec = -ut.log_bernoulli_with_logits(x, model.dec(z, decoder_label(y)))  # (batch,)
+        z = qm + torch.sqrt(qv) * torch.randn_like(qm) if z_sampled else qm  # (batch, z_dim)
+    logits = model.dec(z, decoder_label(y))  # (batch, 784)
+    rec = -ut.log_bernoulli_with_logits(x, torch.sigmoid(logits) if sigmoid_logits else logits)  # (batch,)
     if transform is not None:
         kl, rec = transform(kl, rec)
     kl, rec = kl.mean(), rec.mean()
@@ -164,7 +171,15 @@ MISTAKES: list[tuple[str, dict[str, object]]] = [
     ("the sign of rec is flipped: rec = -log p(x | z, y), a positive number",
      {"transform": lambda kl, rec: (kl, -rec)}),
     ("the sign of kl is flipped: the KL divergence is positive", {"transform": lambda kl, rec: (-kl, rec)}),
+    ("KL(p || q) instead of KL(q || p): kl_normal takes q's mean and variance first, then the prior's",
+     {"kl_reversed": True}),
+    ("z was not sampled (z = qm): draw it with ut.sample_gaussian(qm, qv)", {"z_sampled": False}),
+    ("the decoder's output went through a sigmoid before ut.log_bernoulli_with_logits, which takes logits",
+     {"sigmoid_logits": True}),
 ]
+
+
+LABEL_MISTAKES = frozenset(text for text, options in MISTAKES if {"encoder_label", "decoder_label"} & set(options))
 
 
 @functools.cache
@@ -172,7 +187,11 @@ def bound_case(homework: Homework, z_dim: int, batch: int, seed: int, without: i
     """The reference's bound, terms, gradients and named wrong variants on the grader's weights, batch and noise."""
     ref = reference(homework)
     model = ref.cvae.CVAE(z_dim=z_dim)
-    model.load_state_dict(case_weights(homework, z_dim, seed))
+    model.load_state_dict(pretrained_weights(homework, z_dim, seed))
+    with torch.no_grad():
+        last = model.enc.net[-1]  # Linear(300, 2 * z_dim): the means first, then the variances
+        last.weight[:z_dim].mul_(ENCODER_MEAN_SCALE)
+        last.bias[:z_dim].mul_(ENCODER_MEAN_SCALE)
     x, y = images_and_labels(homework, seed, batch, without)
     generator = torch.Generator().manual_seed(seed)
     other_y = (y + torch.randint(1, NUM_CLASSES, y.shape, generator=generator)) % NUM_CLASSES  # every label changed

@@ -78,6 +78,15 @@ def test_a_homework_extending_another_overrides_only_what_differs():
     assert starter_files(derived)["utils.py"] == starter_files(derived.bases[0])["utils.py"]
 
 
+def test_a_module_the_declaration_omits_does_not_ship():
+    omitting = [homework for homework in HOMEWORKS if homework.omitted]
+    assert omitting, "cvae omits the common layer's vae.py"
+    for homework in omitting:
+        files = starter_files(homework)
+        assert not set(homework.omitted) & set(files)
+        assert all((layer / name).exists() for name in homework.omitted for layer in homework.reference_layers[-1:])
+
+
 def test_a_region_of_a_function_the_homework_does_not_assign_ships_with_its_solution(tmp_path):
     homework, root = copy_reference(tmp_path, FLAGSHIP)
     utils = root / COMMON_LAYER / "utils.py"

@@ -15,7 +15,7 @@ from gradescope_utils.autograder_utils.decorators import number
 
 from grader.engine.feedback import hint_on_error, preview, worst_difference
 from grader.grading.session import GradingSession
-from grader.homeworks.cvae.bound import GRAD_TOLERANCE, MISTAKES, TERM_TOLERANCE, BoundCase, bound_case
+from grader.homeworks.cvae.bound import GRAD_TOLERANCE, LABEL_MISTAKES, TERM_TOLERANCE, BoundCase, bound_case
 from grader.homeworks.vae.diagnose import Diagnosis, fail, likely_mistake, returned_tensor
 
 SEED_LABEL = "negative_elbo_bound"
@@ -23,9 +23,13 @@ Z_DIM, BATCH = 10, 100
 SMALL_BATCH, SMALL_Z_DIM = 7, 4
 MISSING_LABEL = 9  # the small case has no image of this label: F.one_hot(y) without num_classes gives 9 columns
 TERM_NAMES = ("nelbo", "kl", "rec")
-FIX = ("y_one_hot = F.one_hot(y, NUM_CLASSES).float(); qm, qv = self.enc(x, y_one_hot); kl = ut.kl_normal(qm, qv, "
-       "self.z_prior_m, self.z_prior_v).mean(); z = ut.sample_gaussian(qm, qv); rec = -ut.log_bernoulli_with_logits("
-       "x, self.dec(z, y_one_hot)).mean(); nelbo = kl + rec.")
+LABEL_FIX = ("y_one_hot = F.one_hot(y, NUM_CLASSES).float(), row b for image b, given to both networks: "
+             "self.enc(x, y_one_hot) and self.dec(z, y_one_hot).")
+KL_FIX = "qm, qv = self.enc(x, y_one_hot); kl = ut.kl_normal(qm, qv, self.z_prior_m, self.z_prior_v).mean()."
+REC_FIX = ("z = ut.sample_gaussian(qm, qv); rec = -ut.log_bernoulli_with_logits(x, self.dec(z, y_one_hot)).mean(), "
+           "with the decoder's logits as they are.")
+FIX = f"{LABEL_FIX} Then {KL_FIX} Then {REC_FIX} nelbo = kl + rec."
+FIXES = {1: KL_FIX, 2: REC_FIX}
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,13 @@ def compare_term(found: Answer, index: int) -> None:
     got = found.first[index]
     if close(np.asarray(got), np.asarray(expected)):
         return
-    mistake = likely_mistake(np.asarray(got), case.term_variants(index), "")
+    mistake = likely_mistake(np.asarray(got), case.term_variants(index), "", **TERM_TOLERANCE)
     if not mistake and np.isclose(got, case.right.as_array()[3 - index], **TERM_TOLERANCE):
         mistake = "kl and rec are swapped in the returned tuple; return (nelbo, kl, rec)"
     raise fail(f"{name} does not match the reference on the grader's batch of {case.batch} images and labels.",
                f"{expected:.4f}", f"{got:.4f}",
                Diagnosis(observed=worst_difference(np.asarray(got), np.asarray(expected)),
-                         guesses=(mistake,) if mistake else (), fix=FIX))
+                         guesses=(mistake,) if mistake else (), fix=FIXES[index]))
 
 
 @number("1.1")
@@ -168,6 +172,17 @@ def test_gradients(grading: GradingSession) -> None:
                        Diagnosis(observed=worst_difference(got, expected), guesses=guesses, fix=FIX))
 
 
+def explained_by(found: Answer, on_both: bool) -> list[str]:
+    """The named mistakes whose values match the first call (and, with ``on_both``, the call with other labels)."""
+    case = found.case
+    matches = []
+    for (text, own), (_, other) in zip(case.variants, case.variants_other, strict=True):
+        if close(found.first, own.as_array()) and (not on_both or (found.other is not None
+                                                                   and close(found.other, other.as_array()))):
+            matches.append(text)
+    return matches
+
+
 @number("1.5")
 def test_each_image_gets_its_own_label(grading: GradingSession) -> None:
     """negative_elbo_bound: uses each image's own label, in the encoder and in the decoder"""
@@ -175,33 +190,32 @@ def test_each_image_gets_its_own_label(grading: GradingSession) -> None:
     case = found.case
     if found.other is None:
         raise fail("The bound was not called with other labels.", "three values", "no answer")
-    label_mistakes = {text for text, options in MISTAKES if "transform" not in options}
-    if close(found.other, case.right_other.as_array()):
-        main_right = close(found.first, case.right.as_array())
-        if main_right:
-            return
-        mistake = likely_mistake(found.first, [(text, terms.as_array()) for text, terms in case.variants], "")
-        if mistake in label_mistakes:
-            raise fail("With the images' own labels the bound differs from the reference.",
-                       preview(case.right.as_array()), preview(found.first), Diagnosis(guesses=(mistake,), fix=FIX))
-        return  # the other labels give the right bound, and the mismatch on the images' labels is another check's
-    if np.allclose(found.other, found.first, rtol=1e-6, atol=1e-6) and not close(case.right_other.as_array(),
-                                                                                 case.right.as_array()):
+    if close(found.first[2:], case.right.as_array()[2:]) and close(found.other[2:], case.right_other.as_array()[2:]):
+        return  # rec depends on both networks' labels (the encoder's through z): right with both label sets
+    if np.allclose(found.other, found.first, rtol=1e-6, atol=1e-6):
         raise fail("The bound does not change when every image is given another label: it ignores y.",
                    f"(nelbo, kl, rec) = {preview(case.right_other.as_array())} with the other labels, against "
                    f"{preview(case.right.as_array())} with the images' own",
                    f"{preview(found.other)}, the same as with the images' own labels",
-                   Diagnosis(guesses=("neither network is given the label's one-hot vector",), fix=FIX))
-    explained = [text for text, terms in case.variants_other if close(found.other, terms.as_array())]
-    first_explained = [text for text, terms in case.variants if close(found.first, terms.as_array())]
-    label_named = [text for text in explained if text in label_mistakes]
-    if not label_named and explained and set(explained) & set(first_explained):
-        return  # a mistake of another check (a reduction, a sign) explains both calls: the labels are used right
-    raise fail("With another label for every image, the bound differs from the reference's on the same labels.",
-               preview(case.right_other.as_array()), preview(found.other),
-               Diagnosis(guesses=tuple(label_named) or ("the label's one-hot vector built or passed differently from "
-                                                         "F.one_hot(y, NUM_CLASSES).float() given to both networks",),
-                         fix=FIX))
+                   Diagnosis(guesses=("neither network is given the label's one-hot vector",), fix=LABEL_FIX))
+    on_both = explained_by(found, on_both=True)
+    named = [text for text in on_both if text in LABEL_MISTAKES] or [
+        text for text in explained_by(found, on_both=False) if text in LABEL_MISTAKES]
+    if named:
+        raise fail("The bound does not condition each image on its own label.",
+                   f"(nelbo, kl, rec) = {preview(case.right.as_array())} with the images' labels and "
+                   f"{preview(case.right_other.as_array())} with other labels",
+                   f"{preview(found.first)} and {preview(found.other)}", Diagnosis(guesses=tuple(named[:1]),
+                                                                                    fix=LABEL_FIX))
+    if on_both:
+        return  # another check's mistake (a reduction, a sign) explains both calls: each image gets its own label
+    raise fail("With the images' labels or with other labels, rec differs from the reference's, so the grader cannot "
+               "confirm that each image is conditioned on its own label.",
+               f"rec = {case.right.rec:.4f} with the images' labels and {case.right_other.rec:.4f} with other labels",
+               f"{found.first[2]:.4f} and {found.other[2]:.4f}",
+               Diagnosis(guesses=("the labels out of line with the images (shuffled or reordered): row b of the "
+                                  "one-hot vector must be y[b]", "a mistake in rec itself (see check 1.3)"),
+                         fix=LABEL_FIX))
 
 
 @number("1.6")
@@ -212,7 +226,7 @@ def test_other_sizes_and_no_state(grading: GradingSession) -> None:
         raise fail("The same call on the same model gave different terms the second time.",
                    f"{preview(found.first)} again (the noise is the same for both calls)", preview(found.again),
                    Diagnosis(guesses=("the bound keeps state between calls (a counter, a KL weight or a schedule on "
-                                      "self)",), fix=FIX))
+                                      "self)",), fix="compute every term afresh from x and y on each call."))
     case = bound_case(grading.homework, SMALL_Z_DIM, SMALL_BATCH, grading.check_seed(SEED_LABEL + " small"),
                       MISSING_LABEL)
     def ask_small() -> Answer:
@@ -229,5 +243,6 @@ def test_other_sizes_and_no_state(grading: GradingSession) -> None:
                    Diagnosis(guesses=(
                        "a size written as a number (100, 10, 784): take sizes from the tensors",
                        f"F.one_hot(y) without num_classes: its width is max(y) + 1, so a batch without a "
-                       f"{MISSING_LABEL} gets too few columns; use F.one_hot(y, NUM_CLASSES)") if main_right else (
-                       "the bound is wrong on the main batch too: see checks 1.1 to 1.5",), fix=FIX))
+                       f"{MISSING_LABEL} gets too few columns; use F.one_hot(y, NUM_CLASSES)"), fix=FIX) if main_right
+                   else Diagnosis(deferred="the bound differs from the reference on the main batch too: fix what "
+                                           "checks 1.1 to 1.5 say first."))
