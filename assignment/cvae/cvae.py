@@ -15,6 +15,7 @@ the label as a one-hot vector of NUM_CLASSES floats: label 3 is [0, 0, 0, 1, 0, 
 """
 
 import torch
+from torch.nn import functional as F
 
 import utils as ut
 from hyperparameters import NUM_CLASSES, Z_DIM
