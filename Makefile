@@ -85,7 +85,7 @@ handout: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m grader.instructor.bench
-	$(PY) -m grader.instructor.bench_gradescope
+	$(PY) -m grader.instructor.bench_gradescope --homework $(HOMEWORK)
 
 grade: $(STAMP)
 	$(if $(SUBMISSION),,$(PY) -m grader.instructor.build submission --homework $(HOMEWORK) --out build/submission/$(HOMEWORK))

@@ -2,9 +2,11 @@
 decide whether an assignment's timeout and memory are enough. Prints figures; asserts nothing.
 
     python -m grader.instructor.bench_gradescope            # full speed at 1 and 2 threads, then ½ vCPU / 768 MB
+    python -m grader.instructor.bench_gradescope --homework cvae --no-full-speed
     python -m grader.instructor.bench_gradescope --iterations 2000 --no-full-speed
 
-Each grading is ``python -m grader grade reference/common --homework vae`` in a fresh cgroup of its own (the grader, its
+Each grading is ``python -m grader grade <the reference's student files> --homework <id>`` in a fresh cgroup of its
+own (the grader, its
 sandboxed workers and everything they start), so the peak memory reported is that of all of them
 together, as the container's limit counts it. The Gradescope run adds the CPU quota (½ CPU) and the
 memory limit (768 MB) of the default container. Needs root and cgroups (v1 cpu and memory
@@ -21,10 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.engine.homework import COMMON_LAYER, PROJECT_DIR, REFERENCE_DIR
+from grader.engine.homework import PROJECT_DIR, load_homework
 from grader.grading.cgroups import Cgroup, CgroupLimits, Placement, placement
-
-REFERENCE = REFERENCE_DIR / COMMON_LAYER  # the flagship's student files, graded as a submission
+from grader.instructor.catalogue import write_reference_submission
 
 MIB = 2**20
 
@@ -62,14 +63,21 @@ def why_unavailable(place: Placement | None = None) -> str:
     return f"no cgroup hierarchy with the {' and '.join(missing)} controller is mounted here" if missing else ""
 
 
-def grade_in_cgroup(label: str, limits: Limits, iterations: int, threads: int, time_limit: float) -> Measurement:
+def grading_command(homework_id: str, submission: Path, out: Path, iterations: int, threads: int,
+                    time_limit: float) -> list[str]:
+    """The grader's command line for one benchmarked grading."""
+    return [sys.executable, "-m", "grader", "grade", str(submission), "--homework", homework_id, "--out", str(out),
+            "--iterations", str(iterations), "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
+
+
+def grade_in_cgroup(label: str, limits: Limits, homework_id: str, iterations: int, threads: int,
+                    time_limit: float) -> Measurement:
     cgroup = bench_cgroup(limits)
     try:
         with tempfile.TemporaryDirectory(prefix="vae-bench-grade-") as folder:
             out = Path(folder) / "results"
-            command = [sys.executable, "-m", "grader", "grade", str(REFERENCE), "--homework",
-                       "--out", str(out), "--iterations",
-                       str(iterations), "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
+            submission = write_reference_submission(load_homework(homework_id), Path(folder) / "submission")
+            command = grading_command(homework_id, submission, out, iterations, threads, time_limit)
             started = time.monotonic()
             completed = subprocess.run(command, cwd=PROJECT_DIR, preexec_fn=cgroup.enter(), capture_output=True,
                                        check=False)
@@ -101,6 +109,7 @@ def describe(measurement: Measurement) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.instructor.bench_gradescope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--homework", default=None, help="whose reference to grade (default: the default homework)")
     parser.add_argument("--iterations", type=int, default=20_000)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="full-speed runs' torch threads")
     parser.add_argument("--no-full-speed", action="store_true", help="only the Gradescope-like run")
@@ -108,16 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=768, help="the Gradescope-like run's memory limit")
     parser.add_argument("--time-limit", type=float, default=600.0, help="the assignment's timeout, seconds")
     args = parser.parse_args(argv)
+    args.homework = load_homework(args.homework).id
     reason = why_unavailable()
     if reason:
         print(f"cannot emulate the container here: {reason}")
         return 1
-    print(f"grading the reference with {args.iterations:,} iterations, time limit {args.time_limit:g} s", flush=True)
+    print(f"grading {args.homework}'s reference with {args.iterations:,} iterations, time limit {args.time_limit:g} s",
+          flush=True)
     runs = [] if args.no_full_speed else [(f"full speed, {t} thread{'s' * (t > 1)}", Limits(), t) for t in args.threads]
     runs.append((f"Gradescope: {args.cpus:g} CPU, {args.memory_mb} MB", Limits(args.cpus, args.memory_mb), 0))
     for label, limits, threads in runs:
         # threads 0: the grader's own choice, from the CPU quota it sees (1 thread on half a CPU)
-        print(describe(grade_in_cgroup(label, limits, args.iterations, threads, args.time_limit)), flush=True)
+        print(describe(grade_in_cgroup(label, limits, args.homework, args.iterations, threads, args.time_limit)),
+              flush=True)
     return 0
 
 

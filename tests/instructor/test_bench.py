@@ -1,6 +1,7 @@
 """The benchmark's arithmetic and its table (the timings themselves are make bench's, never asserted)."""
 
-from grader.instructor import bench
+from grader.__main__ import build_parser
+from grader.instructor import bench, bench_gradescope
 from grader.instructor.bench import Timing
 
 
@@ -21,3 +22,11 @@ def test_table_gives_the_ratio_the_verdict_and_what_the_target_leaves() -> None:
     assert any("allows 2.40 ms/iter" in line and "1.30x" in line and "-0.20 ms for the rest" in line for line in lines)
     passing = dict(timings, train=Timing(wall_ms=2.3, cpu_ms=2.3))
     assert next(line for line in bench.format_thread_table(1, passing) if "train()" in line).endswith("PASS")
+
+
+def test_the_benchmarked_grading_command_is_one_the_grader_accepts(tmp_path):
+    command = bench_gradescope.grading_command("cvae", tmp_path / "submission", tmp_path / "out", 2000, 1, 600)
+    assert command[1:4] == ["-m", "grader", "grade"]
+    args = build_parser().parse_args(command[3:])
+    assert (args.homework, args.submission, args.out) == ("cvae", tmp_path / "submission", tmp_path / "out")
+    assert (args.iterations, args.threads, args.time_limit) == (2000, 1, 600.0)

@@ -26,7 +26,8 @@ EXPECTATION_DRAWS = 20_000  # latents per label behind the grader's p_y
 # never samples z (z = 0) would draw from nearly the right probabilities. Scaled by 4, its p_y is 5 units of the
 # statistic below away from the right one (1.5 at 2, 0.15 unscaled), while the ink of the samples is unchanged (0.12).
 Z_INPUT_SCALE = 4.0
-MIN_PIXEL_VARIANCE = 0.05  # pixels with p (1 - p) below this (p < 0.053 or > 0.947) are left out: d is far from normal there
+# Pixels with p (1 - p) below this (p < 0.053 or > 0.947) are left out: d is far from normal there.
+MIN_PIXEL_VARIANCE = 0.05
 # The mean of d^2 of a right sampler, measured over 10 cases x 100 seeds of the reference's sampler against its own
 # p_y: 1.006 on average, sd 0.067, 99.9th percentile 1.26, at most 1.47 (neighbouring pixels are correlated, so the
 # tail is heavier than a chi-square's). The mistakes of MISTAKES score 5 or more (z = 0: 5.4-10; the others 22 or more).
