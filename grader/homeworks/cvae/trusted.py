@@ -183,6 +183,8 @@ def conditional_samples(grading: GradingSession) -> ConditionalSamples:
         found = ConditionalSamples(labels.numpy(), images, predicted, correct.mean(axis=1),
                                    grids.encode_grid(grid_images, shown))
         grading.add_artifact("samples", found.grid_png)
+        grading.record_metrics({"conditional_accuracy": found.accuracy,
+                                "worst_class_accuracy": float(found.per_class_accuracy.min())})
         return found
 
     return grading.memo("conditional samples", draw)

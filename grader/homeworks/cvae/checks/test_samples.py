@@ -39,7 +39,8 @@ def test_conditional_accuracy(grading: GradingSession, note: list[str], earn: Ca
     if not band.inside(found.accuracy):
         chance = found.accuracy < 0.2
         raise wrong("The samples drawn for a label are not often enough classified as that label.",
-                    f"at least {band.full:g} (reference runs: about 0.92); zero points below {band.zero:g}",
+                    f"at least {band.full:g} (the reference's runs: 0.94 to 0.97); zero points at {band.zero:g} "
+                    "and below",
                     f"{found.accuracy:.3f} (worst label {int(found.per_class_accuracy.argmin())}: "
                     f"{found.per_class_accuracy.min():.2f})",
                     "about one in ten is what a model that ignores the label gets: the decoder must be given y's "
