@@ -473,8 +473,9 @@ def plot_pass_rates(rows: list[Row], columns: list[CheckColumn]) -> str:
 
 
 def plot_metric(rows: list[Row], metric: Metric, band: Band, development: str) -> str:
-    """The distribution of a scored metric against its band (for "asc" metrics lower is better, else higher)."""
-    sign = 1.0 if band.order == "asc" else -1.0  # drawn so that better is always to the left
+    """The distribution of a scored metric against its band, in the metric's own units, better to the left (for
+    "asc" metrics lower is better; for the others higher is better and the axis runs from high to low)."""
+    sign = 1.0 if band.order == "asc" else -1.0  # the layout is worked out on sign * value: better is smaller
     values = np.array([sign * v for row in rows if (v := row.metric(metric.name)) is not None])
     full, zero, review = sign * band.full, sign * band.zero, sign * band.review
     figure, axes = _new_figure(12.8, 4.0)
@@ -483,20 +484,20 @@ def plot_metric(rows: list[Row], metric: Metric, band: Band, development: str) -
     low = min(review - 0.2 * width, float(values.min()) if values.size else math.inf)
     top = float(min(values.max(), cap)) if values.size else -math.inf
     high = max(zero + 0.3 * width, top + 0.03 * (top - low))
-    axes.axvspan(low, full, color="#55a868", alpha=0.15, label="full points")
-    axes.axvspan(full, zero, color="#dd8452", alpha=0.15, label="partial")
-    axes.axvspan(zero, high, color="#c44e52", alpha=0.12, label="no points")
-    axes.axvline(review, color="#555555", linestyle="--", linewidth=1, label="review")
+    axes.axvspan(sign * low, sign * full, color="#55a868", alpha=0.15, label="full points")
+    axes.axvspan(sign * full, sign * zero, color="#dd8452", alpha=0.15, label="partial")
+    axes.axvspan(sign * zero, sign * high, color="#c44e52", alpha=0.12, label="no points")
+    axes.axvline(sign * review, color="#555555", linestyle="--", linewidth=1, label="review")
     overflow = int((values > cap).sum())
-    axes.hist(np.clip(values, None, cap), bins=np.linspace(low, high, 61), color="#4c72b0", edgecolor="white",
-              label="submissions")
+    axes.hist(sign * np.clip(values, None, cap), bins=np.sort(sign * np.linspace(low, high, 61)), color="#4c72b0",
+              edgecolor="white", label="submissions")
     if overflow:
-        axes.annotate(f"{overflow} beyond {sign * cap:g}\n(drawn at the edge)", xy=(cap, 0), xytext=(-4, 30),
+        axes.annotate(f"{overflow} beyond {sign * cap:g}\n(drawn at the edge)", xy=(sign * cap, 0), xytext=(-4, 30),
                       textcoords="offset points", ha="right", fontsize=8)
-    axes.set_xlim(low, high)
-    better = "lower is better" if band.order == "asc" else "higher is better, drawn negated"
+    axes.set_xlim(sign * low, sign * high)  # from better to worse: a decreasing axis when higher is better
+    better = "lower is better" if band.order == "asc" else "higher is better, drawn from high to low"
     label = _plot_text(metric.label)
-    axes.set_xlabel(f"{'' if sign > 0 else '-'}{label} by the grader's evaluator ({better})")
+    axes.set_xlabel(f"{label} by the grader's evaluator ({better})")
     axes.set_ylabel("submissions")
     title = f"{label} against the scoring band ({values.size} trained)"
     axes.set_title(title + (f"\n{development}: the band is for a full run" if development else ""), fontsize=10)
@@ -657,10 +658,8 @@ def _gallery(rows: list[Row], out: Path, homework: Homework) -> str:
         uri = safe_grid_uri(submission_dir(out, row.entry.id) / f"{homework.report_grid}.png")
         if uri is None:
             continue
-        figure = ""
-        if scored is not None:
-            value = row.metric(scored.name)
-            figure = f" · {scored.label} {'n/a' if value is None else f'{value:.2f}'}"
+        figure = "".join(f" · {metric.label} {'n/a' if (value := row.metric(metric.name)) is None else f'{value:.4g}'}"
+                         for metric in homework.metrics if metric.scored)
         caption = f"{row.entry.id} · {row.names or 'no name'}{figure} · score {_number(row.total, 2) or 'n/a'}"
         cards.append(f'<figure><img src="{uri}" alt="{_escape(homework.report_grid)} of {_escape(row.entry.id)}">'
                      f"<figcaption>{_escape(caption)}</figcaption></figure>")

@@ -17,6 +17,7 @@ from grader.classroom import report
 from grader.classroom.batch import RECORD_NAME, Record, Status, submission_dir
 from grader.classroom.export import ExportedSubmission, Submitter
 from grader.classroom.report import load_rows, safe_grid_uri, starter_digest, write_report
+from grader.engine.homework import load_homework
 from grader.engine.scoring import load_band
 from tests.classroom.classroom import render_page
 from tests.conftest import FLAGSHIP
@@ -362,3 +363,37 @@ def test_a_plot_that_cannot_be_drawn_leaves_the_rest_of_the_page(finished_batch,
     page = write_report(entries, out, FLAGSHIP).html.read_text(encoding="utf-8")
     assert "Grading time: not drawn (autodetected range of [nan, inf] is not finite)" in page
     assert 'id="plot-scores"' in page and '<table id="scores"' in page
+
+
+def test_a_metric_where_higher_is_better_is_drawn_in_its_own_units_from_high_to_low(monkeypatch, tmp_path):
+    homework = load_homework("cvae")
+    metric = homework.metric("conditional_accuracy")
+    band = load_band(homework, "conditional_accuracy")
+    rows = [report.Row(ExportedSubmission(f"s{value}", tmp_path, (), None, None), None,
+                       {"extra_data": {"metrics": {"conditional_accuracy": value}}}) for value in (0.95, 0.7, 0.1)]
+    drawn = []
+    monkeypatch.setattr(report, "_figure_uri", lambda figure: drawn.append(figure) or "data:image/png;base64,")
+    report.plot_metric(rows, metric, band, development="")
+    axes = drawn[0].axes[0]
+    left, right = axes.get_xlim()
+    assert left > band.full > band.zero > right >= 0.0  # better to the left, values as they are (not negated)
+    assert "-" not in axes.get_xlabel() and "higher is better" in axes.get_xlabel()
+    bars = [bar for bar in axes.containers[0] if bar.get_height() > 0]  # the histogram's non-empty bins
+    spans = sorted((min(bar.get_x(), bar.get_x() + bar.get_width()), max(bar.get_x(), bar.get_x() + bar.get_width()))
+                   for bar in bars)
+    assert len(spans) == 3 and all(low <= value <= high for (low, high), value in zip(spans, (0.1, 0.7, 0.95),
+                                                                                        strict=True))
+
+
+def test_the_gallery_caption_gives_every_scored_metric(tmp_path):
+    homework = load_homework("cvae")
+    out = tmp_path / "report"
+    entry = ExportedSubmission("submission_1", tmp_path / "1", (Submitter("Ada Lovelace", "001", "a@x.edu"),),
+                               None, None)
+    metrics = {"nelbo": 93.9, "nll": 88.61, "conditional_accuracy": 0.9571}
+    results = {"score": 100.0, "tests": [], "extra_data": {"grader_version": GRADER_VERSION, "grader_fault": False,
+                                                          "metrics": metrics}}
+    _finish(out, entry, Status.GRADED, "a" * 64, results, _grid_png())
+    page = write_report([entry], out, homework).html.read_text(encoding="utf-8")
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", page).group(1)
+    assert "NELBO 93.9" in caption and "88.61" in caption and "Conditional accuracy 0.9571" in caption, caption
