@@ -128,3 +128,26 @@ def test_train_is_the_straightforward_adam_loop_up_to_rounding():
     assert difference < 1e-5  # fused and per-tensor Adam differ in float rounding only
     moved = (weights(tuned) - weights(trained(seed=5, iterations=1))).abs().max().item()
     assert moved > 1e-3  # ...which is far below what training changes
+
+
+def test_dequantize_puts_each_intensity_in_its_own_bin_of_width_one_256th():
+    data = reference().data
+    x = images()
+    pixels = data.dequantize(x, torch.Generator().manual_seed(0))  # (N_IMAGES, 784)
+    assert pixels.dtype == torch.float32 and pixels.shape == x.shape
+    assert torch.equal(torch.floor(pixels * 256).to(torch.uint8), x)  # k / 256 <= pixel < (k + 1) / 256
+    offsets = pixels * 256 - x.float()  # the uniform draws, (N_IMAGES, 784)
+    assert 0.48 < offsets.mean().item() < 0.52 and 0.28 < offsets.std().item() < 0.30  # U[0, 1): 0.5, 0.289
+    again = data.dequantize(x, torch.Generator().manual_seed(0))
+    assert torch.equal(pixels, again) and not torch.equal(pixels, data.dequantize(x, torch.Generator().manual_seed(1)))
+
+
+def test_train_batches_prepare_the_same_images_in_the_same_order():
+    data = reference().data
+    x = torch.arange(N_IMAGES, dtype=torch.uint8).unsqueeze(1).repeat(1, PIXELS)  # image i: intensity i everywhere
+    binarized = data.train_batches(x, BATCH, torch.Generator().manual_seed(3))
+    dequantized = data.train_batches(x, BATCH, torch.Generator().manual_seed(3), data.dequantize)
+    for _ in range(7):  # three and a half epochs: the reshuffles stay in step (both draw one uniform per pixel)
+        intensities = torch.floor(next(dequantized) * 256)[:, 0]  # (BATCH,) which image each row is
+        bits = next(binarized)  # (BATCH, 784)
+        assert (bits.mean(dim=1) - intensities / 255).abs().max() < 0.1  # row b: image b's bits (sd 0.018)
