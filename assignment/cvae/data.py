@@ -2,10 +2,11 @@
 
 Training images are binarized dynamically (each pixel is 1 with probability intensity / 255, drawn
 again every time the image is used); the test set was binarized once when ``mnist.npz`` was built, so
-every machine evaluates on the same bits.
+every machine evaluates on the same bits. A model of real-valued pixels trains on dequantized images instead
+(``dequantize``): the same batches, each intensity k replaced by (k + u) / 256 with u uniform in [0, 1).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 
 DATA_FILE_NAME = "mnist.npz"
 MAX_INTENSITY = 255.0
+INTENSITY_LEVELS = 256  # uint8 intensities 0..255: dequantized pixels lie in [0, 1), in bins of width 1/256
+LARGEST_OFFSET = 1 - 2**-16  # the largest float32 below 1 that 255 + offset keeps below 256
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class Mnist:
     y_train: torch.Tensor  # (60000,) uint8 labels
     x_test_binarized: torch.Tensor  # (10000, 784) float32 in {0, 1}
     y_test: torch.Tensor  # (10000,) uint8 labels
+    x_test: torch.Tensor  # (10000, 784) uint8 intensities (dequantized for a model of real-valued pixels)
 
 
 SEARCHED_LEVELS = 3  # this folder and the two above it
@@ -45,6 +49,7 @@ def load_mnist(path: Path | None = None) -> Mnist:
             y_train=torch.from_numpy(arrays["y_train"]),
             x_test_binarized=torch.from_numpy(arrays["x_test_binarized"]).float(),
             y_test=torch.from_numpy(arrays["y_test"]),
+            x_test=torch.from_numpy(arrays["x_test"]),
         )
 
 
@@ -60,8 +65,24 @@ def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> 
     return uniforms.lt_(probabilities)  # (batch, 784) float32: 1.0 where u < p, else 0.0
 
 
-def train_batches(x_train: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless shuffled epochs of freshly binarized batches, (batch_size, 784) float32 each.
+def dequantize(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniformly dequantized intensities: (batch, 784) uint8 k -> (batch, 784) float32 (k + u) / 256, u ~ U[0, 1).
+
+    A density p on [0, 1)^784 then bounds the probability of the discrete image: log P(k) >= E_u[log p((k + u)
+    / 256)] - 784 log 256, so a bound in nats converts to bits per dimension of the discrete data.
+    """
+    uniforms = torch.rand(images.shape, generator=generator)  # (batch, 784) in [0, 1)
+    # In float32, 255 + u rounds up to 256 for u within 2^-16 of 1: capped there, each pixel stays in its bin.
+    uniforms.clamp_(max=LARGEST_OFFSET)
+    return (images.float() + uniforms).div_(INTENSITY_LEVELS)  # (batch, 784) in [0, 1)
+
+
+Prepare = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # uint8 batch -> float32 batch
+
+
+def train_batches(x_train: torch.Tensor, batch_size: int, generator: torch.Generator,
+                  prepare: Prepare = binarize) -> Iterator[torch.Tensor]:
+    """Endless shuffled epochs of freshly binarized (or otherwise ``prepare``d) batches, (batch_size, 784) float32.
 
     The order and the bits depend only on ``generator``'s seed. A last incomplete batch is dropped.
     """
@@ -72,7 +93,7 @@ def train_batches(x_train: torch.Tensor, batch_size: int, generator: torch.Gener
             indices = order[start : start + batch_size]  # (batch_size,)
             # index_select is x_train[indices] without the general (and here ~10x slower) indexing machinery
             images = x_train.index_select(0, indices)  # (batch_size, 784) uint8
-            yield binarize(images, generator)
+            yield prepare(images, generator)
 
 
 def labelled_train_batches(x_train: torch.Tensor, y_train: torch.Tensor, batch_size: int,

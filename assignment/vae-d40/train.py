@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data import labelled_train_batches, train_batches
+from data import Prepare, binarize, labelled_train_batches, train_batches
 from hyperparameters import ITERATIONS
 
 PROGRESS_EVERY = 50  # iterations between progress-bar updates (reading a loss value costs time)
@@ -43,16 +43,17 @@ def seed_everything(seed: int) -> None:
 
 
 def train(model: torch.nn.Module, x_train: torch.Tensor, config: TrainConfig = TrainConfig(),
-          y_train: torch.Tensor | None = None) -> TrainLog:
+          y_train: torch.Tensor | None = None, prepare: Prepare = binarize) -> TrainLog:
     """Train ``model`` in place on uint8 images (n, 784) for ``config.iter_max`` iterations; with ``y_train``, the
-    images' labels (n,), on (images, labels) batches.
+    images' labels (n,), on (images, labels) batches. ``prepare`` turns a uint8 batch into the model's input
+    (binarized by default; ``data.dequantize`` for a model of real-valued pixels).
 
     Stops early, and says so in the log, when the loss becomes NaN or infinite.
     """
     seed_everything(config.seed)
     data_generator = torch.Generator().manual_seed(config.seed)
     if y_train is None:
-        batches = ((x,) for x in train_batches(x_train, config.batch_size, data_generator))
+        batches = ((x,) for x in train_batches(x_train, config.batch_size, data_generator, prepare))
     else:
         batches = labelled_train_batches(x_train, y_train, config.batch_size, data_generator)
     # fused=True: one vectorized kernel per parameter tensor instead of about ten tensor operations each

@@ -74,14 +74,17 @@ def reference_files(homework: Homework) -> dict[str, bytes]:
 
 def _check_regions(homework: Homework, sources: dict[str, Path]) -> None:
     """Every function students write has a region in its file; no region of theirs hides in a provided file."""
-    own = {function.name: function.file for function in homework.functions}
+    own: dict[str, set[str]] = {}  # function name -> the student files that declare it (a name may be in two)
+    for function in homework.functions:
+        own.setdefault(function.name, set()).add(function.file)
     for name, path in sources.items():
         if not name.endswith(".py"):
             continue
         for region in find_regions(path.read_text(encoding="utf-8"), str(path)):
-            if region.function in own and own[region.function] != name:
+            if region.function in own and name not in own[region.function]:
+                written_in = ", ".join(sorted(own[region.function]))
                 raise BuildError(f"{path}:{region.begin_line}: a solution region of {region.function}, which "
-                                 f"students write in {own[region.function]}, would ship in the provided {name}")
+                                 f"students write in {written_in}, would ship in the provided {name}")
     for function in homework.functions:
         text = sources[function.file].read_text(encoding="utf-8")
         if not any(region.function == function.name for region in find_regions(text, function.file)):
@@ -89,16 +92,20 @@ def _check_regions(homework: Homework, sources: dict[str, Path]) -> None:
                              f"region in {function.name}: the starter would ship its solution")
 
 
+def functions_in(homework: Homework, file: str) -> set[str]:
+    """The functions students write in ``file`` (empty for a provided file): the regions its starter strips."""
+    return {function.name for function in homework.functions if function.file == file}
+
+
 def starter_files(homework: Homework) -> dict[str, bytes]:
     """The starter, file by file: {posix path relative to assignment/<id>/: content}, sorted by path."""
     sources = layered_sources(homework)
     _check_regions(homework, sources)
-    functions = {function.name for function in homework.functions}
     files: dict[str, bytes] = {}
     for name, path in sources.items():
         if name.endswith(".py"):
             text = path.read_bytes().decode("utf-8")
-            files[name] = strip_solutions(text, str(path), functions if name in homework.student_files else ())
+            files[name] = strip_solutions(text, str(path), functions_in(homework, name))
             files[name] = files[name].encode("utf-8")  # type: ignore[assignment]
         elif name == "Makefile":
             text = path.read_text(encoding="utf-8")
@@ -112,14 +119,13 @@ def starter_files(homework: Homework) -> dict[str, bytes]:
 
 def secret_lines(homework: Homework) -> set[str]:
     """Solution code lines of the homework's own functions that appear nowhere in what it ships."""
-    functions = {function.name for function in homework.functions}
     solutions: set[str] = set()
     provided: set[str] = set()
     for name, path in layered_sources(homework).items():
         if not name.endswith(".py"):
             continue
         text = path.read_bytes().decode("utf-8")
-        stripped = functions if name in homework.student_files else set()
+        stripped = functions_in(homework, name)
         solutions |= solution_lines(text, str(path), stripped)
         provided |= provided_lines(text, str(path), stripped)
     return solutions - provided
