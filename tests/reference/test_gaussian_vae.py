@@ -6,8 +6,12 @@ its path (vae-gaussian, then common), as a handout would have them side by side.
 """
 
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
+
+from PIL import Image
 
 from grader.engine.homework import COMMON_LAYER, REFERENCE_DIR
 
@@ -69,3 +73,31 @@ def test_the_gaussian_bound_is_the_textbook_one_and_the_decoder_keeps_its_ranges
     assert found["variance_min"] >= found["floor"] > 0
     assert found["sample_shape"] == [7, 784]
     assert all(name.startswith(("enc.net.", "dec.net.")) for name in found["state"])  # no prior in the weights
+
+
+def run_script(script: str, cwd: Path, *args: str) -> str:
+    path = ":".join(str(layer) for layer in LAYERS)
+    source = next(layer / script for layer in LAYERS if (layer / script).exists())  # the nearest layer's
+    completed = subprocess.run([sys.executable, str(source), "--no-progress", *args], cwd=cwd,
+                               capture_output=True, text=True, check=False, timeout=600,
+                               env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg",
+                                    "HOME": str(cwd)})
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_a_short_part_b_run_reports_bits_per_dimension_and_draws_the_comparison(tmp_path):
+    run_script("run_vae.py", tmp_path, "--iter-max", "5")  # part A's weights: runs/weights.pt
+    stdout = run_script("run_gaussian.py", tmp_path, "--iter-max", "30", "--seed", "2")
+    out = tmp_path / "runs" / "gaussian"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["iterations"] == 30 and metrics["seed"] == 2
+    assert abs(metrics["nelbo"] - (metrics["kl"] + metrics["rec"])) < 1e-3
+    expected_bpd = (metrics["nelbo"] + 784 * math.log(256)) / (784 * math.log(2))
+    assert abs(metrics["bpd"] - expected_bpd) < 1e-9
+    assert stdout.strip().splitlines()[-1].endswith(f"bits/dim: {metrics['bpd']:.4f}")
+    for name in ("gaussian_means.png", "gaussian_samples.png"):
+        with Image.open(out / name) as grid:
+            assert grid.size == (10 * 30 + 2, 10 * 30 + 2)
+    with Image.open(out / "comparison.png") as figure:
+        assert figure.size[0] > 2 * figure.size[1]  # three panels side by side
