@@ -38,8 +38,12 @@ def log_normal(x: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> torch.Tenso
 
     Shapes: x, m, v broadcast to (..., dim); returns (...).
     """
+    # BEGIN SOLUTION
+    # > log N(x; m, v) = -1/2 (log(2 pi) + log v + (x - m)^2 / v) for each coordinate (v is a variance),
+    # > then the sum over the last dimension. LOG_2PI is defined above.
     element_wise = -0.5 * (LOG_2PI + torch.log(v) + (x - m).pow(2) / v)  # (..., dim)
     return element_wise.sum(-1)  # (...)
+    # END SOLUTION
 
 
 def kl_normal(qm: torch.Tensor, qv: torch.Tensor, pm: torch.Tensor, pv: torch.Tensor) -> torch.Tensor:
