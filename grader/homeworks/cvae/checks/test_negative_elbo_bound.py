@@ -72,7 +72,7 @@ def ask(grading: GradingSession, case: BoundCase) -> Answer:
     missing = result.get("missing_weights")
     if missing:
         raise fail("The CVAE does not have the provided networks.", "self.enc and self.dec from nns.py, built in "
-                   "the provided __init__", f"missing weights {missing[:4]}",
+                   "the provided __init__", f"model parameters the grader's weights do not fill: {missing[:4]}",
                    Diagnosis(fix="keep the provided __init__ as it is: the grader loads its weights into your model."))
     what = "negative_elbo_bound(x, y)"
     first = read_terms(result.get("terms") if "terms" in result else [result.get("returned")], what, case.batch)

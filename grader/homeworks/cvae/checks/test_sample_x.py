@@ -44,7 +44,7 @@ def samples(grading: GradingSession, labels: np.ndarray, key: str) -> np.ndarray
             result = grading.unit("sample_x", z_dim=case.z_dim, weights=case.weights, labels=labels, seed=case.seed)
         if result.get("missing_weights"):
             raise fail("The CVAE does not have the provided networks.", "self.enc and self.dec from nns.py",
-                       f"missing weights {result['missing_weights'][:4]}",
+                       f"model parameters the grader's weights do not fill: {result['missing_weights'][:4]}",
                        Diagnosis(fix="keep the provided __init__ as it is."))
         if not result.get("labels_unchanged", True):
             raise fail("sample_x changed the labels it was given.", "y left as it was", "y modified in place",

@@ -77,7 +77,8 @@ def run_bound(grading: GradingSession, case: BoundCase, repeats: int = 1) -> tup
                    f"weights {missing} the grader's model does not have", Diagnosis(("bound_trainable_prior",)))
     if missing:
         raise fail("The VAE does not have the provided networks.", "self.enc and self.dec from nns.py",
-                   f"missing weights {missing[:4]}", Diagnosis(("bound_vae_changed",)))
+                   f"model parameters the grader's weights do not fill: {missing[:4]}",
+                   Diagnosis(("bound_vae_changed",)))
     returned = result.get("returned", {})
     terms = result.get("terms")
     if terms is None:

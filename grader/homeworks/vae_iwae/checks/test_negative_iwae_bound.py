@@ -333,7 +333,7 @@ def run_bound(grading: GradingSession, case: IWAECase, calls: tuple[int, ...] | 
     missing = result.get("missing_weights")
     if missing:
         raise wrong("The VAE does not have the provided networks.", "self.enc and self.dec from nns.py, the prior "
-                    "as fixed buffers", f"missing weights {missing[:4]}",
+                    "as fixed buffers", f"model parameters the grader's weights do not fill: {missing[:4]}",
                     "the VAE class was changed; keep __init__ as provided.")
     returned = result.get("returned", {})
     terms = result.get("terms")
