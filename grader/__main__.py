@@ -34,6 +34,9 @@ def homeworks_command(args: argparse.Namespace) -> int:
         print(f"{homework.id}{extends}: {homework.title}\n    files {', '.join(homework.student_files)}; "
               f"functions {functions}; {homework.max_score:g} points; time limit {homework.time_limit} s"
               + ("; a written part graded by staff" if homework.written else ""))
+    drafts = [homework.id for homework in all_homeworks(drafts=True) if homework.draft]
+    if drafts:
+        print(f"drafts (being written; graded by id, never built or shipped): {', '.join(drafts)}")
     return 0
 
 

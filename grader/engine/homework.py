@@ -6,7 +6,8 @@ checks (unit checks, then the training phase's checks), the training runs and th
 metrics the trusted evaluator reports, the calibrated bands, the grids, the points of every check, the
 leaderboard and the recommended time limit. Code the homework brings lives in its folder:
 
-    homework.toml     the declaration (below); ``omit`` lists modules of its layers it does not ship
+    homework.toml     the declaration (below); ``omit`` lists modules of its layers it does not ship; ``draft =
+                      true`` marks one still being written (graded by id, never listed, built or shipped)
     checks/           pytest files run by the grader on the trusted side (``@number`` names each check)
     trusted.py        the trusted side's hooks: ANSWERS (the declared shape of each worker operation's answer),
                       evaluation(grading) (the metrics of the trained model), and whatever its checks share
@@ -120,6 +121,7 @@ class Homework:
     written: str = ""  # a written part graded by staff on Gradescope (not by this grader), if any
     settings: Mapping[str, object] = field(default_factory=dict)  # homework-specific values for its own code
     omitted: tuple[str, ...] = ()  # modules of its layers it does not ship (a shared module it has no use for)
+    draft: bool = False  # still being written: graded by id in development, never listed, built or shipped
     reference_root: Path = REFERENCE_DIR  # where its layers are (tests point it at a copy)
     assignment_root: Path = ASSIGNMENT_DIR  # where its starter is generated
 
@@ -291,6 +293,7 @@ def _build(folder: Path, declared: Mapping[str, object], bases: tuple[Homework, 
         written=str(declared.get("written", "")),
         settings=dict(declared.get("settings", {})),  # type: ignore[arg-type]
         omitted=tuple(declared.get("omit", [])),  # type: ignore[arg-type]
+        draft=declared.get("draft", False) is True,
     )
     _validate(homework, where)
     return homework
@@ -395,8 +398,10 @@ def _base_declaration(base: Homework, homeworks_dir: Path) -> dict[str, object]:
     declarations = _declarations(homeworks_dir)
     own = declarations[base.id][1]
     merged = own if not base.bases else _merge(_base_declaration(base.bases[0], homeworks_dir), own)
-    return {key: value for key, value in merged.items() if key not in ("extends", "written", "default")}
+    return {key: value for key, value in merged.items() if key not in ("extends", "written", "default", "draft")}
 
 
-def all_homeworks(homeworks_dir: Path = HOMEWORKS_DIR) -> list[Homework]:
-    return [load_homework(homework_id, homeworks_dir) for homework_id in sorted(_declarations(homeworks_dir))]
+def all_homeworks(homeworks_dir: Path = HOMEWORKS_DIR, drafts: bool = False) -> list[Homework]:
+    """Every declared homework, sorted by id; a draft (``draft = true``) only with ``drafts``."""
+    homeworks = [load_homework(homework_id, homeworks_dir) for homework_id in sorted(_declarations(homeworks_dir))]
+    return [homework for homework in homeworks if drafts or not homework.draft]

@@ -21,8 +21,19 @@ from grader.instructor.build.solutions import MarkerError
 from grader.instructor.catalogue import write_reference_submission
 
 
+def buildable(homework_id: str | None) -> Homework:
+    """The homework to package: never a draft (its handout or autograder would ship a homework still being
+    written; its starter is generated all the same, for grading it in development)."""
+    homework = load_homework(homework_id)
+    if homework.draft:
+        raise BuildError(f"homework {homework.id} is a draft ({homework.folder / 'homework.toml'}: draft = true): "
+                         "finish it (its checks, catalogue and calibration), then remove the flag to package it")
+    return homework
+
+
 def _homeworks(args: argparse.Namespace) -> list[Homework]:
-    return [load_homework(args.homework)] if args.homework else all_homeworks()
+    """The named homework, or every one, drafts included (their starters serve their development gradings)."""
+    return [load_homework(args.homework)] if args.homework else all_homeworks(drafts=True)
 
 
 def run_assignment(args: argparse.Namespace) -> int:
@@ -47,7 +58,7 @@ def run_assignment(args: argparse.Namespace) -> int:
 
 
 def run_handout(args: argparse.Namespace) -> int:
-    homework = load_homework(args.homework)
+    homework = buildable(args.homework)
     out = args.out or handout_zip(homework.id)
     entries = build_handout(homework, out)
     print(f"wrote {out} ({len(entries)} files, {out.stat().st_size / 1e6:.1f} MB)")
@@ -55,7 +66,7 @@ def run_handout(args: argparse.Namespace) -> int:
 
 
 def run_autograder(args: argparse.Namespace) -> int:
-    homework = load_homework(args.homework)
+    homework = buildable(args.homework)
     out = args.out or autograder_zip(homework.id)
     time_limit = args.time_limit or homework.time_limit
     entries = build_autograder(homework, out, time_limit)
