@@ -115,3 +115,14 @@ def test_the_homeworks_command_lists_ids_titles_files_and_points():
     flagship = next(entry for entry in as_json if entry["id"] == "vae")
     assert flagship["student_files"] == ["utils.py", "vae.py"] and flagship["points"] == 100
     assert flagship["functions"] == ["sample_gaussian", "kl_normal", "negative_elbo_bound"]
+
+
+def test_a_draft_is_loaded_by_id_but_left_out_of_the_registry_and_its_flag_is_its_own(tmp_path):
+    folder = declare(tmp_path, base=BASE, derived=DERIVED.replace('id = "derived"', 'id = "derived"\ndraft = true'))
+    derived = load_homework("derived", folder)
+    assert derived.draft and not derived.bases[0].draft
+    assert [homework.id for homework in all_homeworks(folder)] == ["base"]
+    assert [homework.id for homework in all_homeworks(folder, drafts=True)] == ["base", "derived"]
+    drafted_base = declare(tmp_path / "drafted_base", base=BASE.replace('id = "base"', 'id = "base"\ndraft = true'),
+                           derived=DERIVED)
+    assert load_homework("base", drafted_base).draft and not load_homework("derived", drafted_base).draft
