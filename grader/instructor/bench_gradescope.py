@@ -16,6 +16,7 @@ controllers, or v2); says so otherwise.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,7 +72,9 @@ def grading_command(homework_id: str, submission: Path, out: Path, iterations: i
 
 
 def grade_in_cgroup(label: str, limits: Limits, homework_id: str, iterations: int, threads: int,
-                    time_limit: float) -> Measurement:
+                    time_limit: float, keep: Path | None = None) -> Measurement:
+    """One grading of the reference in its own cgroup; with ``keep``, its results folder (results.json and the
+    grids) is copied there."""
     cgroup = bench_cgroup(limits)
     try:
         with tempfile.TemporaryDirectory(prefix="vae-bench-grade-") as folder:
@@ -83,16 +86,20 @@ def grade_in_cgroup(label: str, limits: Limits, homework_id: str, iterations: in
                                        check=False)
             wall = time.monotonic() - started
             document = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+            if keep is not None and out.exists():
+                shutil.copytree(out, keep, dirs_exist_ok=True)
     finally:
         peak_bytes, ooms = cgroup.peak_bytes(), cgroup.oom_kills()
         cgroup.remove()
     peak = peak_bytes / MIB if peak_bytes is not None else float("nan")
     extra = document.get("extra_data", {})
     tests = document.get("tests", [])
-    reported = extra.get("trainings", {}).get("main", {}).get("reported", {})  # what the worker timed itself
+    trainings = extra.get("trainings", {})  # what the worker timed itself, every training run together
+    seconds = [run.get("reported", {}).get("seconds") for run in trainings.values()]
+    training = sum(seconds) if seconds and all(isinstance(s, int | float) for s in seconds) else None
     return Measurement(label, wall, peak, ooms, document.get("score"),
                        sum(t["max_score"] for t in tests) if tests else None, extra.get("grader_fault"),
-                       reported.get("seconds"), completed.returncode)
+                       training, completed.returncode)
 
 
 def describe(measurement: Measurement) -> str:
@@ -115,9 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-full-speed", action="store_true", help="only the Gradescope-like run")
     parser.add_argument("--cpus", type=float, default=0.5, help="the Gradescope-like run's CPU quota")
     parser.add_argument("--memory-mb", type=int, default=768, help="the Gradescope-like run's memory limit")
-    parser.add_argument("--time-limit", type=float, default=600.0, help="the assignment's timeout, seconds")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="the assignment's timeout, seconds (default: the homework's recommended limit)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="copy the Gradescope-like grading's results folder (results.json, grids) here")
     args = parser.parse_args(argv)
-    args.homework = load_homework(args.homework).id
+    homework = load_homework(args.homework)
+    args.homework = homework.id
+    args.time_limit = args.time_limit or float(homework.time_limit)
     reason = why_unavailable()
     if reason:
         print(f"cannot emulate the container here: {reason}")
@@ -128,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     runs.append((f"Gradescope: {args.cpus:g} CPU, {args.memory_mb} MB", Limits(args.cpus, args.memory_mb), 0))
     for label, limits, threads in runs:
         # threads 0: the grader's own choice, from the CPU quota it sees (1 thread on half a CPU)
-        print(describe(grade_in_cgroup(label, limits, args.homework, args.iterations, threads, args.time_limit)),
+        keep = args.keep if limits.cpus is not None else None
+        print(describe(grade_in_cgroup(label, limits, args.homework, args.iterations, threads, args.time_limit, keep)),
               flush=True)
     return 0
 

@@ -1,35 +1,20 @@
-"""vae-gaussian, a draft: part B's training, trusted evaluation and grids, graded end to end after a short training
-of the reference (with a provisional band: the homework is not calibrated yet), and the draft kept out of every
-list, build and shipment."""
+"""vae-gaussian's part B graded end to end: the starter gets nothing for the new functions; after a short training of
+the reference, part B's evaluation (nats and bits per dimension), grids and side-by-side figure; weights that are
+not finite fail part B by name while part A is graded on its own."""
 
 import io
-import json
 import math
 
 import pytest
 from PIL import Image
 
-from grader.engine.homework import Homework, all_homeworks, load_homework
+from grader.engine.homework import load_homework
 from grader.grading.session import GradeConfig
-from grader.instructor.build.__main__ import main as build_main
-from grader.instructor.build.assignment import check_assignment
 from grader.instructor.catalogue import write_reference_submission
 from tests.homeworks.test_every_homework import embedded_pngs, graded
 
 GAUSSIAN = load_homework("vae-gaussian")
 SHORT_TRAINING = 300  # part B's bound: about +708 nats untrained, -1,022 after 300 iterations
-
-
-def test_a_draft_is_loadable_by_id_but_never_listed_or_built(capsys):
-    assert GAUSSIAN.draft and not GAUSSIAN.bases[0].draft  # the flag does not come from, or go to, the base
-    assert "vae-gaussian" not in [homework.id for homework in all_homeworks()]
-    assert "vae-gaussian" in [homework.id for homework in all_homeworks(drafts=True)]
-    assert build_main(["handout", "--homework", "vae-gaussian"]) != 0
-    assert "is a draft" in capsys.readouterr().err
-
-
-def test_the_drafts_starter_is_what_the_tool_generates_now():
-    assert check_assignment(GAUSSIAN) == []
 
 
 def test_the_untouched_starter_gets_nothing_for_part_bs_functions(tmp_path):
@@ -43,21 +28,8 @@ def test_the_untouched_starter_gets_nothing_for_part_bs_functions(tmp_path):
         assert "Not implemented yet" in tests[number]["output"], tests[number]["output"]
 
 
-@pytest.fixture
-def provisional_bands(tmp_path, monkeypatch):
-    """The flagship's band for part A and a wide one for part B, in place of the calibration still to be done."""
-    flagship = json.loads(GAUSSIAN.bases[0].calibration_file.read_text())
-    path = tmp_path / "calibration.json"
-    path.write_text(json.dumps({"bands": {"nelbo": flagship["bands"]["nelbo"],
-                                          "gaussian_nelbo": {"full": -1450.0, "zero": -1200.0, "review": -1600.0}}}))
-    original = Homework.calibration_file
-    monkeypatch.setattr(Homework, "calibration_file",
-                        property(lambda self: path if self is GAUSSIAN else original.fget(self)))
-    return path
-
-
 @pytest.mark.slow
-def test_a_short_training_grades_part_b_from_the_returned_weights(tmp_path, provisional_bands):
+def test_a_short_training_grades_part_b_from_the_returned_weights(tmp_path):
     submission = write_reference_submission(GAUSSIAN, tmp_path / "submission")
     out = tmp_path / "out"
     document, tests = graded(GAUSSIAN, submission, out, GradeConfig(iterations=SHORT_TRAINING, threads=2))
@@ -82,7 +54,7 @@ def test_a_short_training_grades_part_b_from_the_returned_weights(tmp_path, prov
 
 
 @pytest.mark.slow
-def test_weights_that_are_not_finite_fail_part_b_by_name(tmp_path, provisional_bands):
+def test_weights_that_are_not_finite_fail_part_b_by_name(tmp_path):
     submission = write_reference_submission(GAUSSIAN, tmp_path / "submission")
     source = (submission / "gaussian_vae.py").read_text()
     poisoned = source.replace("        return nelbo, kl, rec\n",
