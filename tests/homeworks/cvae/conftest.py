@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
-from grader.engine.check_inputs import DEVELOPMENT_SECRET, check_seed
 from grader.engine.homework import load_homework
 from grader.engine.results import GradeResult
 from grader.grading.grade import grade
-from grader.grading.session import GradeConfig, GradingSession
+from grader.grading.session import GradeConfig
 from grader.instructor.catalogue import Mutant, load_catalogue
+from tests.homeworks.unit_grading import fix_check_inputs, one_torch_thread
 
 CVAE = load_homework("cvae")
 FIXED_DIGEST = "cvae tests: one set of check inputs for every grading"
@@ -44,17 +43,14 @@ def combined(group: tuple[Mutant, ...]) -> Mutant:
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture
 def grade_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Mutant], GradeResult]:
     """grade_unit(mutant): the submission graded on the unit checks, with the same check inputs as every other."""
-    monkeypatch.setattr(GradingSession, "check_seed",
-                        lambda self, label: check_seed(DEVELOPMENT_SECRET, FIXED_DIGEST, label))
+    fix_check_inputs(monkeypatch, FIXED_DIGEST)
 
     def run(mutant: Mutant) -> GradeResult:
         submission = mutant.write(CVAE, tmp_path / mutant.id[:80])

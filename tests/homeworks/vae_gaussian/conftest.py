@@ -6,14 +6,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
-from grader.engine.check_inputs import DEVELOPMENT_SECRET, check_seed
 from grader.engine.homework import Homework, load_homework
 from grader.engine.results import GradeResult
 from grader.grading.grade import grade
-from grader.grading.session import GradeConfig, GradingSession
+from grader.grading.session import GradeConfig
 from grader.instructor.catalogue import Mutant
+from tests.homeworks.unit_grading import fix_check_inputs, one_torch_thread
 
 GAUSSIAN = load_homework("vae-gaussian")
 PART_B_FILES = ("test_log_normal.py", "test_gaussian_negative_elbo_bound.py")
@@ -35,17 +34,14 @@ PART_B_ONLY = part_b_unit_checks(GAUSSIAN)
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture
 def grade_part_b(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Mutant], GradeResult]:
     """grade_part_b(mutant): the mutant graded on sections 6 and 7 only, with the same check inputs as every other."""
-    monkeypatch.setattr(GradingSession, "check_seed",
-                        lambda self, label: check_seed(DEVELOPMENT_SECRET, FIXED_DIGEST, label))
+    fix_check_inputs(monkeypatch, FIXED_DIGEST)
 
     def run(mutant: Mutant) -> GradeResult:
         submission = mutant.write(GAUSSIAN, tmp_path / mutant.id)

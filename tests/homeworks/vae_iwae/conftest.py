@@ -10,14 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
-from grader.engine.check_inputs import DEVELOPMENT_SECRET, check_seed
 from grader.engine.homework import Homework, load_homework
 from grader.engine.results import GradeResult
 from grader.grading.grade import grade
-from grader.grading.session import GradeConfig, GradingSession
+from grader.grading.session import GradeConfig
 from grader.instructor.catalogue import Mutant
+from tests.homeworks.unit_grading import fix_check_inputs, one_torch_thread
 
 IWAE = load_homework("vae-iwae")
 BOUND_SECTION = next(function.section for function in IWAE.functions if function.name == "negative_iwae_bound")
@@ -41,17 +40,14 @@ IWAE_BOUND_ONLY = bound_checks_only(IWAE)
 def one_thread() -> Iterator[None]:
     """The trusted computations these tests run in-process on one thread, as a grading on Gradescope does (on a
     shared machine, more threads than free cores slow small models down many times)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture
 def fixed_check_inputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every grading draws the same check inputs (the seeds of one digest), whatever its files."""
-    monkeypatch.setattr(GradingSession, "check_seed",
-                        lambda self, label: check_seed(DEVELOPMENT_SECRET, FIXED_DIGEST, label))
+    fix_check_inputs(monkeypatch, FIXED_DIGEST)
     yield
 
 
