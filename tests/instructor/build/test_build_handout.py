@@ -129,3 +129,12 @@ def test_a_missing_data_file_stops_the_build(tmp_path):
 
 def test_the_common_layer_has_no_handout_text():
     assert not (FLAGSHIP.reference_root / COMMON_LAYER / "README.md").exists()
+
+
+@pytest.mark.parametrize("homework", HOMEWORKS, ids=lambda homework: homework.id)
+def test_make_train_runs_every_training_script_of_the_homework_in_order(homework, run_command):
+    result = run_command(["make", "-n", "train"], cwd=homework.assignment_dir)
+    assert result.returncode == 0, result.stderr
+    scripts = sorted(path.name for path in homework.assignment_dir.glob("run_*.py"))
+    listed = result.stdout.split("for script in ", 1)[1].split(";", 1)[0].split()
+    assert sorted(listed) == scripts and listed[0] == "run_vae.py"
