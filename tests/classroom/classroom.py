@@ -60,8 +60,10 @@ def build_class() -> list[Student]:
                 _with(vae=_edited("vae.py", "rec = -ut.log_bernoulli_with_logits(x, logits).mean()",
                                   "rec = -ut.log_bernoulli_with_logits(x, logits).sum()"))),
         Student("1006", ("Felix Klein",), "KL summed over all dimensions",
-                _with(utils=_edited("utils.py", "    return element_wise.sum(-1)  # (...)\n    # END SOLUTION",
-                                    "    return element_wise.sum()  # (...)\n    # END SOLUTION"))),
+                _with(utils=_edited("utils.py", "    return element_wise.sum(-1)  # (...)\n    # END SOLUTION\n\n\n"
+                                                "def log_bernoulli",
+                                    "    return element_wise.sum()  # (...)\n    # END SOLUTION\n\n\n"
+                                    "def log_bernoulli"))),
         Student("1007", ("Grace Hopper",), "syntax error",
                 _with(vae=_reference("vae.py") + "\n\ndef unfinished(:\n    pass\n")),
         Student("1008", ("Hedy Lamarr",), "missing vae.py", {"utils.py": _reference("utils.py")}),
