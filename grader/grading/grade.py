@@ -107,8 +107,7 @@ def _grade(homework: Homework, submission_path: Path, out: Path, config: GradeCo
             pytest_exit = pytest.main(pytest_arguments(homework, config), plugins=[collector])
         finally:
             session.close()
-        worker_output = "\n".join(part for part in (session.unit_worker.output(), session.training_worker.output())
-                                  if part)
+        worker_output = "\n".join(part for part in (worker.output() for worker in session.workers()) if part)
         _keep_artifacts(session, workspace.logs, out)
     if not collector.checks:
         raise RuntimeError(f"pytest ran no check (exit status {pytest_exit})")
@@ -191,7 +190,7 @@ def _extra_data(homework: Homework, submission: Submission, config: GradeConfig,
     }
     violations = [f"{len(worker.survivors)} process(es) of the {worker.phase} worker outlived the sweep at the end "
                   f"of the phase (pids {worker.survivors[:5]})"
-                  for worker in (session.unit_worker, session.training_worker) if worker.survivors]
+                  for worker in session.workers() if worker.survivors]
     if violations:  # never expected: the batch report flags it for staff
         extra["isolation_violations"] = violations
     return extra

@@ -2,7 +2,10 @@
 the homework's trusted code computed.
 
 Phases run in order and each has its own worker process, killed whole when the phase ends: ``unit`` (calls
-on the student's functions), then ``training`` (the homework's training runs, with the provided loop). What
+on the student's functions), then ``training`` (the homework's training runs, with the provided loop). A homework
+whose model is the student's own (no provided architecture the grader could load weights into) evaluates it
+through ``isolated``: each named role (an encoder's calls, a decoder's) gets a process of its own, started for it
+and given no data file, so that nothing one role was shown can reach another. What
 the homework's trusted code computes from the returned weights (an evaluation, grids) is kept with ``memo``;
 its metrics and images go into the results through ``record_metrics`` and ``add_artifact``. A failure is
 remembered and raised again to every check that needs it, so later checks still report.
@@ -15,7 +18,7 @@ submission spends its time.
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from grader.engine.answers import MapOf, Record
@@ -48,6 +51,7 @@ class Budgets:
     training: float = 1_800.0  # one training run; capped by what the time limit leaves
     total: float = GRADESCOPE_TIMEOUT_SECONDS  # the whole grading: set it to the platform's timeout
     reserve: float = 60.0  # kept from ``total`` for the trusted evaluation, the image checks and results.json
+    isolated_call: float = 120.0  # one call on a trained model in a role's own worker (an encoder on 10,000 images)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class GradingSession:
                                 student_files=homework.student_files)
         self.unit_worker = WorkerClient(workspace, "unit", answers, options)
         self.training_worker = WorkerClient(workspace, "training", answers, options)
+        self._answers = answers
+        self._role_options = replace(options, readable=())  # a role sees what its calls send, and no data file
+        self.role_workers: dict[str, WorkerClient] = {}  # role -> its own worker (``isolated``)
         self._results: dict[str, object] = {}  # memo: key -> value or the failure to raise again
         self.metrics: dict[str, float] = {}  # recorded by the homework's trusted evaluation
         self.artifacts: dict[str, bytes] = {}  # images drawn by the trusted side: name -> PNG bytes
@@ -125,8 +132,35 @@ class GradingSession:
             self._unit_seconds[op] = spent + time.monotonic() - started - self.unit_worker.last_start_seconds
 
     def close(self) -> None:
-        self.unit_worker.close()
-        self.training_worker.close()
+        for worker in self.workers():
+            worker.close()
+
+    def workers(self) -> list[WorkerClient]:
+        """Every worker of this grading, in the order the phases use them."""
+        return [self.unit_worker, self.training_worker, *self.role_workers.values()]
+
+    # -- calls on a trained model, one process per role (untrusted) ------------------------------------
+
+    def isolated(self, role: str, op: str, **arguments: object) -> dict:
+        """Call ``op`` in the worker of ``role``, started for that role alone (with no data file readable): two
+        roles never share a process, so a decoder cannot read what its encoder was shown. The call may use the
+        reserve's first half as well: it runs after training, which the time limit already bounds."""
+        budgets = self.config.budgets
+        if role not in self.role_workers:
+            self.training_worker.close()
+            self.role_workers[role] = WorkerClient(self.workspace, f"role-{role}", self._answers, self._role_options)
+        left = self.seconds_left() + budgets.reserve / 2
+        if left <= 0:
+            raise WorkerTimeout(f"no time was left within the grading's limit of {budgets.total:.0f} s for the calls "
+                                f"on the trained model ({role})")
+        return self.role_workers[role].call(op, min(budgets.isolated_call, left),
+                                            start_timeout=min(budgets.worker_start, left), **arguments)
+
+    def end_role(self, role: str) -> None:
+        """End the worker of ``role`` (everything it started); a later call on that role starts a fresh one."""
+        worker = self.role_workers.get(role)
+        if worker is not None:
+            worker.close()
 
     # -- remembered results ----------------------------------------------------------------------------
 
