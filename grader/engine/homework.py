@@ -7,7 +7,9 @@ metrics the trusted evaluator reports, the calibrated bands, the grids, the poin
 leaderboard and the recommended time limit. Code the homework brings lives in its folder:
 
     homework.toml     the declaration (below); ``omit`` lists modules of its layers it does not ship; ``draft =
-                      true`` marks one still being written (graded by id, never listed, built or shipped)
+                      true`` marks one still being written (graded by id, never listed, built or shipped);
+                      ``[worker_data]`` names the arrays of a data file the worker may see (a training set
+                      without the test set, for a model whose architecture is the student's)
     checks/           pytest files run by the grader on the trusted side (``@number`` names each check)
     trusted.py        the trusted side's hooks: ANSWERS (the declared shape of each worker operation's answer),
                       evaluation(grading) (the metrics of the trained model), and whatever its checks share
@@ -122,6 +124,8 @@ class Homework:
     settings: Mapping[str, object] = field(default_factory=dict)  # homework-specific values for its own code
     omitted: tuple[str, ...] = ()  # modules of its layers it does not ship (a shared module it has no use for)
     draft: bool = False  # still being written: graded by id in development, never listed, built or shipped
+    worker_arrays: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # data file -> the arrays the worker
+    #                                                         sees (a copy holding only those); absent: the whole file
     reference_root: Path = REFERENCE_DIR  # where its layers are (tests point it at a copy)
     assignment_root: Path = ASSIGNMENT_DIR  # where its starter is generated
 
@@ -294,6 +298,8 @@ def _build(folder: Path, declared: Mapping[str, object], bases: tuple[Homework, 
         settings=dict(declared.get("settings", {})),  # type: ignore[arg-type]
         omitted=tuple(declared.get("omit", [])),  # type: ignore[arg-type]
         draft=declared.get("draft", False) is True,
+        worker_arrays={str(name): tuple(str(array) for array in arrays)
+                       for name, arrays in dict(declared.get("worker_data", {})).items()},  # type: ignore[arg-type]
     )
     _validate(homework, where)
     return homework
@@ -325,6 +331,9 @@ def _validate(homework: Homework, where: str) -> None:
     for name in homework.omitted:
         if name in homework.student_files or "/" in name or not name.endswith(".py"):
             problems.append(f"omit lists {name!r}: only provided top-level modules can be left out")
+    for name, arrays in homework.worker_arrays.items():
+        if name not in homework.data_files or not arrays:
+            problems.append(f"worker_data names {name!r}: it must be one of data_files, with the arrays to keep")
     if homework.training_checks and not homework.trainings:
         problems.append("training checks are declared but no training run")
     if problems:

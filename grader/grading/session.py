@@ -90,7 +90,7 @@ class GradingSession:
         self.submission_digest = submission_digest
         answers = {"import": IMPORT_ANSWER, **homework.trusted().ANSWERS}
         options = WorkerOptions(threads=config.threads, start_seconds=config.budgets.worker_start,
-                                readable=homework.data_paths, modules=homework.student_modules,
+                                readable=workspace.data_paths(homework), modules=homework.student_modules,
                                 student_files=homework.student_files)
         self.unit_worker = WorkerClient(workspace, "unit", answers, options)
         self.training_worker = WorkerClient(workspace, "training", answers, options)
@@ -207,7 +207,7 @@ class GradingSession:
             if budget <= 0:
                 raise WorkerTimeout(f"no time was left for training within the grading's limit of "
                                     f"{budgets.total:.0f} s")
-            data = {path.name: str(path) for path in self.homework.data_paths}
+            data = {path.name: str(path) for path in self.workspace.data_paths(self.homework)}
             answer = self.training_worker.call(run.op, budget, start_timeout=min(budgets.worker_start, budget),
                                                data=data, iterations=iterations, seed=seed, **run.arguments)
         except WorkerTimeout as timeout:

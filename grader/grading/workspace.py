@@ -6,6 +6,8 @@
     ROOT/scratch/   the worker's working directory, the only place it may write (the sandbox gives it
                     to the sandbox user when it starts the worker)
     ROOT/logs/      the worker's captured stdout and stderr (written by the grader; never shown to the worker)
+    ROOT/data/      the data files the homework restricts (``[worker_data]``): copies holding only the arrays the
+                    worker may see; every other data file is read where it is, in datasets/
 
 The provided modules come from ``assignment/<id>/`` (the starter), never from ``reference/``: nothing of
 the solution is ever placed where the student's code could read it.
@@ -27,6 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from grader.engine.homework import Homework
 from grader.grading.submission import Submission
@@ -60,6 +64,15 @@ class Workspace:
         return self.root / "scratch"
 
     @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def data_paths(self, homework: Homework) -> tuple[Path, ...]:
+        """The data files the worker reads: the restricted copies here, the others in datasets/."""
+        return tuple(self.data / path.name if path.name in homework.worker_arrays else path
+                     for path in homework.data_paths)
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -76,7 +89,7 @@ def provided_modules(homework: Homework) -> list[Path]:
 def create_workspace(homework: Homework, submission: Submission, root: Path) -> Workspace:
     """Build ROOT (which must not exist yet) with the modes described above."""
     workspace = Workspace(root)
-    for folder in (workspace.homework, workspace.runtime, workspace.scratch, workspace.logs):
+    for folder in (workspace.homework, workspace.runtime, workspace.scratch, workspace.logs, workspace.data):
         folder.mkdir(parents=True, exist_ok=False)
     for module in provided_modules(homework):
         shutil.copyfile(module, workspace.homework / module.name)
@@ -86,12 +99,26 @@ def create_workspace(homework: Homework, submission: Submission, root: Path) -> 
         shutil.copyfile(PACKAGE_DIR / name, workspace.runtime / name)
     for index, operations in enumerate(homework.worker_operations):
         shutil.copyfile(operations, workspace.runtime / OPERATIONS_NAME.format(index=index))
+    for path in homework.data_paths:
+        if path.name in homework.worker_arrays:
+            write_restricted_copy(path, homework.worker_arrays[path.name], workspace.data / path.name)
     _set_modes(workspace)
     return workspace
 
 
+def write_restricted_copy(source: Path, arrays: tuple[str, ...], target: Path) -> None:
+    """An .npz holding only ``arrays`` of ``source`` (uncompressed: written and read fast)."""
+    with np.load(source, allow_pickle=False) as found:
+        missing = [name for name in arrays if name not in found.files]
+        if missing:
+            raise ValueError(f"{source} has no arrays {missing} (it has {found.files})")
+        kept = {name: found[name] for name in arrays}
+    with target.open("wb") as file:
+        np.savez(file, **kept)
+
+
 def _set_modes(workspace: Workspace) -> None:
-    for folder in (workspace.homework, workspace.runtime):
+    for folder in (workspace.homework, workspace.runtime, workspace.data):
         folder.chmod(READABLE_FOLDER)
         for path in folder.iterdir():
             path.chmod(READABLE_FILE)

@@ -131,11 +131,19 @@ def measure(homework_id: str, seed: int, threads: int, iterations: int | None, s
     return {
         "seed": seed,
         "threads": threads,
-        "iterations": min(outcome.iterations for outcome in outcomes),
+        "iterations": main_iterations(homework, outcomes),
         **{name: float(value) for name, value in metrics.items()},
         "training_seconds": round(sum(float(o.answer.get("seconds", math.nan)) for o in outcomes), 1),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
+
+
+def main_iterations(homework: Homework, outcomes: list) -> int:
+    """The iterations of the run the bands are for: the main training (a homework's shorter side runs, like a
+    beta = 0 run for its reconstructions, do not make a full calibration run a short one)."""
+    main = homework.training().name if any(run.name == "main" for run in homework.trainings) else None
+    chosen = [outcome.iterations for outcome in outcomes if outcome.run.name == main] if main else []
+    return chosen[0] if chosen else min(outcome.iterations for outcome in outcomes)
 
 
 def normal_tail(z: float) -> float:

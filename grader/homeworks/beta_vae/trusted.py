@@ -301,8 +301,9 @@ def evaluated(grading: GradingSession) -> Evaluated:
         new_images = torch.sigmoid(torch.from_numpy(logits[-1]))  # (200, 784)
         pixels = torch.Generator().manual_seed(grading.check_seed("new image pixels"))
         grading.record_metrics(metrics)
-        return Evaluated(metrics, x[:RECONSTRUCTION_IMAGES].numpy(), torch.sigmoid(torch.from_numpy(logits[-2])).numpy(),
-                         new_images.numpy(), torch.bernoulli(new_images, generator=pixels).numpy())
+        reconstructions = torch.sigmoid(torch.from_numpy(logits[-2]))  # (100, 784)
+        return Evaluated(metrics, x[:RECONSTRUCTION_IMAGES].numpy(), reconstructions.numpy(), new_images.numpy(),
+                         torch.bernoulli(new_images, generator=pixels).numpy())
 
     return grading.memo("evaluated", evaluate)
 

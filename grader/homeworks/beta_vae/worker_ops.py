@@ -13,6 +13,7 @@ recompute every term from what the student's own networks returned. A trained mo
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 STUDENT_MODULE = "beta_vae"
@@ -141,7 +142,8 @@ def gradients(worker: object, model: torch.nn.Module, x: torch.Tensor, returned:
             and returned[0].requires_grad and returned[0].numel() == 1):
         return {"grad_error": "the total is not a scalar tensor that requires grad: it is detached from the model"}
     encoded = recorder.encoded[0] if recorder.encoded else None
-    mean = encoded[0] if isinstance(encoded, tuple | list) and encoded and isinstance(encoded[0], torch.Tensor) else None
+    is_pair = isinstance(encoded, tuple | list) and len(encoded) == 2 and isinstance(encoded[0], torch.Tensor)
+    mean = encoded[0] if is_pair else None
     if mean is not None and mean.requires_grad:
         mean.retain_grad()
     model.zero_grad(set_to_none=True)
@@ -161,7 +163,8 @@ def used_parameters(model: torch.nn.Module, x: torch.Tensor, recorder: Recorder)
         try:
             output = run()
             parts = output if isinstance(output, tuple | list) else (output,)
-            total = sum(torch.Tensor.sum(part) for part in parts if isinstance(part, torch.Tensor) and part.requires_grad)
+            total = sum(torch.Tensor.sum(part) for part in parts
+                        if isinstance(part, torch.Tensor) and part.requires_grad)
             if isinstance(total, torch.Tensor):
                 total.backward()
         except (IndexError, RuntimeError, TypeError):
@@ -201,13 +204,14 @@ def op_step_time(worker: object, request: dict) -> dict:
 def op_train(worker: object, request: dict) -> dict:
     """Train with the provided loop and the request's beta, then send the state_dict. What the run reports is
     shown for information only: the grader evaluates the returned state itself, through encode and decode."""
-    data, train = worker.module("data"), worker.module("train")
-    mnist = data.load_mnist(Path(request["data"]["mnist.npz"]))
+    train = worker.module("train")
+    with np.load(Path(request["data"]["mnist.npz"]), allow_pickle=False) as arrays:  # the training set alone
+        x_train = torch.from_numpy(arrays["x_train"])  # (60000, 784) uint8
     train.seed_everything(request["seed"])  # the seed fixes the initial weights as well
     model = build(worker, int(request["seed"]))
     config = train.TrainConfig(iter_max=request["iterations"], seed=request["seed"], progress=False,
                                beta=float(request["beta"]))
-    log = train.train(model, mnist.x_train, config)
+    log = train.train(model, x_train, config)
     state = {name: worker.array(tensor) for name, tensor in model.state_dict().items()}
     return {"state": state, "iterations": log.iterations, "seconds": log.seconds, "diverged_at": log.diverged_at,
             "last": worker.finite_numbers(log.last)}

@@ -69,7 +69,8 @@ def test_builds_within_budget(grading: GradingSession, note: list[str]) -> None:
         raise wrong("The model has no parameters.", "an encoder and a decoder with weights", "an empty state_dict",
                     "layers assigned as attributes of self (self.encoder = nn.Sequential(...)) after "
                     "super().__init__().")
-    note.append(f"{total:,} numbers in the state_dict (budget {budget:,}); z_dim {trusted.inspected(grading)['z_dim']}.")
+    z_dim = trusted.inspected(grading)["z_dim"]
+    note.append(f"{total:,} numbers in the state_dict (budget {budget:,}); z_dim {z_dim}.")
 
 
 @number("1.2")

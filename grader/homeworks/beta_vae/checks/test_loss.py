@@ -43,6 +43,11 @@ def recorded(call: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         raise WrongAnswer("encode did not return a pair (m, v) inside loss (see check 1.2).")
     m = tensor_values(parts[0], "encode's m inside loss", None, FLOAT)
     v = tensor_values(parts[1], "encode's v inside loss", m.shape, FLOAT)
+    if not (np.isfinite(m).all() and np.isfinite(v).all() and (v > 0).all()):
+        raise wrong("encode returned a variance that is not positive (or values that are not finite) inside loss, "
+                    "so no KL or sample can be computed from it.", "finite m and v > 0",
+                    f"smallest v {float(np.nanmin(v)):.4g}", "v returned as a log-variance or an unconstrained "
+                    "output (see check 1.3): encode must return the variance itself.")
     z = tensor_values(call["decoded_z"], "the z given to decode", m.shape, None, "z must have m's shape.")
     logits = tensor_values(call["decoded"]["returned"], "decode(z) inside loss", (m.shape[0], trusted.IMAGE_PIXELS),
                            FLOAT)
@@ -72,13 +77,13 @@ def test_kl(grading: GradingSession) -> None:
     call = first_call(grading)
     _, kl, _ = terms(call)
     m, v, _, _ = recorded(call)
-    per_image = 0.5 * (v.astype(np.float64) + m.astype(np.float64) ** 2 - 1 - np.log(v.astype(np.float64))).sum(-1)
+    m64, v64 = m.astype(np.float64), v.astype(np.float64)
+    per_image = 0.5 * (v64 + m64**2 - 1 - np.log(v64)).sum(-1)  # (batch,)
     expected = float(per_image.mean())
     if not np.isclose(kl, expected, rtol=1e-4, atol=1e-4):
+        as_std = 0.5 * (v64**2 + m64**2 - 1 - 2 * np.log(v64)).sum(-1)  # (batch,)
         mistakes = {"summed over the batch": float(per_image.sum()), "averaged over the z coordinates":
-                    float(per_image.mean() / m.shape[1]),
-                    "v used as a standard deviation": float((0.5 * (v.astype(np.float64) ** 2 + m.astype(np.float64) ** 2
-                                                             - 1 - 2 * np.log(v.astype(np.float64)))).sum(-1).mean())}
+                    float(per_image.mean() / m.shape[1]), "v used as a standard deviation": float(as_std.mean())}
         likely = [name for name, value in mistakes.items() if np.isclose(kl, value, rtol=1e-4, atol=1e-4)]
         raise wrong("kl does not match KL(N(m, v) || N(0, I)) of the m, v your encode returned.",
                     "1/2 sum over z of (v + m^2 - 1 - log v), then the batch mean", f"{kl:.6g}",

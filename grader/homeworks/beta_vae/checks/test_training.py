@@ -32,7 +32,7 @@ def test_trained(grading: GradingSession, note: list[str]) -> None:
 
 @number("3.2")
 def test_test_nelbo(grading: GradingSession, note: list[str], earn: Callable[[float], None]) -> None:
-    """training: test NELBO by the grader's evaluation is in the band (reference, plus an allowance for other designs)"""
+    """training: test NELBO by the grader's evaluation in the band (the reference's, plus an allowance)"""
     metrics = trusted.evaluated(grading).metrics
     band = load_band(grading.homework, SCORED_METRIC)
     nelbo = metrics[SCORED_METRIC]
