@@ -4,8 +4,8 @@ the homework's trusted code computed.
 Phases run in order and each has its own worker process, killed whole when the phase ends: ``unit`` (calls
 on the student's functions), then ``training`` (the homework's training runs, with the provided loop). A homework
 whose model is the student's own (no provided architecture the grader could load weights into) evaluates it
-through ``isolated``: each named role (an encoder's calls, a decoder's) gets a process of its own, started for it
-and given no data file, so that nothing one role was shown can reach another. What
+through ``isolated``: each named role (one part of the model's calls, then another) gets a process of its own,
+started for it and given no data file, so that nothing one role was shown can reach another. What
 the homework's trusted code computes from the returned weights (an evaluation, grids) is kept with ``memo``;
 its metrics and images go into the results through ``record_metrics`` and ``add_artifact``. A failure is
 remembered and raised again to every check that needs it, so later checks still report.
@@ -51,7 +51,7 @@ class Budgets:
     training: float = 1_800.0  # one training run; capped by what the time limit leaves
     total: float = GRADESCOPE_TIMEOUT_SECONDS  # the whole grading: set it to the platform's timeout
     reserve: float = 60.0  # kept from ``total`` for the trusted evaluation, the image checks and results.json
-    isolated_call: float = 120.0  # one call on a trained model in a role's own worker (an encoder on 10,000 images)
+    isolated_call: float = 120.0  # one call on a trained model in a role's own worker (5,000 inputs at ½ CPU)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class GradingSession:
 
     def isolated(self, role: str, op: str, **arguments: object) -> dict:
         """Call ``op`` in the worker of ``role``, started for that role alone (with no data file readable): two
-        roles never share a process, so a decoder cannot read what its encoder was shown. The call may use the
+        roles never share a process, so one role cannot read what another was shown. The call may use the
         reserve's first half as well: it runs after training, which the time limit already bounds."""
         budgets = self.config.budgets
         if role not in self.role_workers:

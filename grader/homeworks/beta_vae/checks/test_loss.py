@@ -43,19 +43,50 @@ def recorded(call: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         raise WrongAnswer("encode did not return a pair (m, v) inside loss (see check 1.2).")
     m = tensor_values(parts[0], "encode's m inside loss", None, FLOAT)
     v = tensor_values(parts[1], "encode's v inside loss", m.shape, FLOAT)
-    if not (np.isfinite(m).all() and np.isfinite(v).all() and (v > 0).all()):
-        raise wrong("encode returned a variance that is not positive (or values that are not finite) inside loss, "
-                    "so no KL or sample can be computed from it.", "finite m and v > 0",
-                    f"smallest v {float(np.nanmin(v)):.4g}", "v returned as a log-variance or an unconstrained "
-                    "output (see check 1.3): encode must return the variance itself.")
     z = tensor_values(call["decoded_z"], "the z given to decode", m.shape, None, "z must have m's shape.")
     logits = tensor_values(call["decoded"]["returned"], "decode(z) inside loss", (m.shape[0], trusted.IMAGE_PIXELS),
                            FLOAT)
     return m, v, z, logits
 
 
+def usable(m: np.ndarray, v: np.ndarray) -> bool:
+    return bool(np.isfinite(m).all() and np.isfinite(v).all() and (v > 0).all())
+
+
+def require_usable(m: np.ndarray, v: np.ndarray) -> None:
+    if not usable(m, v):
+        raise wrong("encode returned a variance that is not positive (or values that are not finite) inside loss, "
+                    "so no KL or sample can be computed from it.", "finite m and v > 0",
+                    f"smallest v {float(np.nanmin(v)):.4g}", "v returned as a log-variance or an unconstrained "
+                    "output (see check 1.3): encode must return the variance itself.")
+
+
 def first_call(grading: GradingSession) -> dict:
     return trusted.loss_calls(grading)[0]
+
+
+def kl_per_image(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """KL(N(m, diag(v)) || N(0, I)) of each row, in float64: (batch, z_dim) -> (batch,)."""
+    m64, v64 = m.astype(np.float64), v.astype(np.float64)
+    return 0.5 * (v64 + m64**2 - 1 - np.log(v64)).sum(-1)
+
+
+def cross_entropy_per_pixel(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """-log Bernoulli(x; sigmoid(logits)) of each pixel, in float64, computed stably: (batch, 784)."""
+    logits64 = logits.astype(np.float64)
+    return np.maximum(logits64, 0) - logits64 * x + np.log1p(np.exp(-np.abs(logits64)))
+
+
+def kl_matches(call: dict) -> bool:
+    m, v, _, _ = recorded(call)
+    return usable(m, v) and bool(np.isclose(terms(call)[1], float(kl_per_image(m, v).mean()), rtol=1e-4, atol=1e-4))
+
+
+def rec_matches(grading: GradingSession, call: dict) -> bool:
+    _, _, _, logits = recorded(call)
+    x = trusted.check_images(grading).astype(np.float64)
+    expected = float(cross_entropy_per_pixel(x, logits).sum(-1).mean())
+    return bool(np.isclose(terms(call)[2], expected, rtol=1e-4, atol=1e-3))
 
 
 @number("2.1")
@@ -69,6 +100,16 @@ def test_total_weights_kl_by_beta(grading: GradingSession) -> None:
                         f"{expected:.6g} (your rec + {call['beta']:g} x your kl)", f"{total:.6g}",
                         "the weight on the wrong term (beta * rec + kl), beta ignored, or a fixed weight: the loop "
                         "passes the KL weight as the argument beta.")
+    call = first_call(grading)
+    try:  # the relation alone (three zeros satisfy it) earns nothing: one term must come from the model's outputs
+        attempted = kl_matches(call) or rec_matches(grading, call)
+    except WrongAnswer:
+        attempted = False
+    if not attempted:
+        raise wrong("total = rec + beta * kl holds, but neither kl nor rec is computed from what encode and decode "
+                    "returned during the call (checks 2.2 and 2.3 say more), so the relation alone earns nothing.",
+                    "kl or rec recomputed from your own encode and decode outputs", "neither matches",
+                    "terms that are constants or computed without self.encode and self.decode.")
 
 
 @number("2.2")
@@ -77,10 +118,10 @@ def test_kl(grading: GradingSession) -> None:
     call = first_call(grading)
     _, kl, _ = terms(call)
     m, v, _, _ = recorded(call)
+    require_usable(m, v)
     m64, v64 = m.astype(np.float64), v.astype(np.float64)
-    per_image = 0.5 * (v64 + m64**2 - 1 - np.log(v64)).sum(-1)  # (batch,)
-    expected = float(per_image.mean())
-    if not np.isclose(kl, expected, rtol=1e-4, atol=1e-4):
+    per_image = kl_per_image(m, v)
+    if not kl_matches(call):
         as_std = 0.5 * (v64**2 + m64**2 - 1 - 2 * np.log(v64)).sum(-1)  # (batch,)
         mistakes = {"summed over the batch": float(per_image.sum()), "averaged over the z coordinates":
                     float(per_image.mean() / m.shape[1]), "v used as a standard deviation": float(as_std.mean())}
@@ -99,9 +140,8 @@ def test_rec(grading: GradingSession) -> None:
     _, _, _, logits = recorded(call)
     x = trusted.check_images(grading).astype(np.float64)
     logits64 = logits.astype(np.float64)
-    per_pixel = np.maximum(logits64, 0) - logits64 * x + np.log1p(np.exp(-np.abs(logits64)))  # (batch, 784)
-    expected = float(per_pixel.sum(-1).mean())
-    if not np.isclose(rec, expected, rtol=1e-4, atol=1e-3):
+    per_pixel = cross_entropy_per_pixel(x, logits)
+    if not rec_matches(grading, call):
         mistakes = {"a mean over the pixels instead of their sum": float(per_pixel.mean()),
                     "a sum over the batch instead of its mean": float(per_pixel.sum()),
                     "decode returning probabilities, which loss then treats as such (decode must return logits)":
@@ -119,6 +159,7 @@ def test_reparameterized_sample(grading: GradingSession) -> None:
     """loss: decode gets z = m + sqrt(v) * eps, drawn with utils.sample_gaussian(m, v)"""
     call = first_call(grading)
     m, v, z, _ = recorded(call)
+    require_usable(m, v)
     if call["sample_calls"] < 1:
         raise wrong("loss did not call utils.sample_gaussian.", "z = ut.sample_gaussian(m, v)",
                     "no call", "sampling inline (torch.randn_like, torch.normal) or no sampling at all (z = m): use "
