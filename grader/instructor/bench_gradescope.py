@@ -64,14 +64,15 @@ def why_unavailable(place: Placement | None = None) -> str:
     return f"no cgroup hierarchy with the {' and '.join(missing)} controller is mounted here" if missing else ""
 
 
-def grading_command(homework_id: str, submission: Path, out: Path, iterations: int, threads: int,
+def grading_command(homework_id: str, submission: Path, out: Path, iterations: int | None, threads: int,
                     time_limit: float) -> list[str]:
-    """The grader's command line for one benchmarked grading."""
+    """The grader's command line for one benchmarked grading (``iterations`` None: each run's declared count)."""
+    given = [] if iterations is None else ["--iterations", str(iterations)]
     return [sys.executable, "-m", "grader", "grade", str(submission), "--homework", homework_id, "--out", str(out),
-            "--iterations", str(iterations), "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
+            *given, "--threads", str(threads), "--time-limit", f"{time_limit:g}"]
 
 
-def grade_in_cgroup(label: str, limits: Limits, homework_id: str, iterations: int, threads: int,
+def grade_in_cgroup(label: str, limits: Limits, homework_id: str, iterations: int | None, threads: int,
                     time_limit: float, keep: Path | None = None) -> Measurement:
     """One grading of the reference in its own cgroup; with ``keep``, its results folder (results.json and the
     grids) is copied there."""
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.instructor.bench_gradescope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--homework", default=None, help="whose reference to grade (default: the default homework)")
-    parser.add_argument("--iterations", type=int, default=20_000)
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="every training run's iterations (default: each run's own, as Gradescope grades)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="full-speed runs' torch threads")
     parser.add_argument("--no-full-speed", action="store_true", help="only the Gradescope-like run")
     parser.add_argument("--cpus", type=float, default=0.5, help="the Gradescope-like run's CPU quota")
@@ -134,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"cannot emulate the container here: {reason}")
         return 1
-    print(f"grading {args.homework}'s reference with {args.iterations:,} iterations, time limit {args.time_limit:g} s",
-          flush=True)
+    counts = (f"{args.iterations:,} iterations" if args.iterations is not None else
+              ", ".join(f"{run.name} {run.iterations:,} iterations" for run in homework.trainings))
+    print(f"grading {args.homework}'s reference ({counts}), time limit {args.time_limit:g} s", flush=True)
     runs = [] if args.no_full_speed else [(f"full speed, {t} thread{'s' * (t > 1)}", Limits(), t) for t in args.threads]
     runs.append((f"Gradescope: {args.cpus:g} CPU, {args.memory_mb} MB", Limits(args.cpus, args.memory_mb), 0))
     for label, limits, threads in runs:

@@ -30,3 +30,9 @@ def test_the_benchmarked_grading_command_is_one_the_grader_accepts(tmp_path):
     args = build_parser().parse_args(command[3:])
     assert (args.homework, args.submission, args.out) == ("cvae", tmp_path / "submission", tmp_path / "out")
     assert (args.iterations, args.threads, args.time_limit) == (2000, 1, 600.0)
+
+
+def test_without_iterations_the_benchmarked_grading_trains_each_run_as_declared(tmp_path):
+    command = bench_gradescope.grading_command("beta-vae", tmp_path / "submission", tmp_path / "out", None, 0, 1200)
+    assert "--iterations" not in command
+    assert build_parser().parse_args(command[3:]).iterations is None  # a beta = 0 run keeps its own 2,000
