@@ -1,6 +1,8 @@
 """The training loop of the homework: Adam on the negative ELBO, one binarized batch per iteration.
 
 A conditional model trains on labelled batches: given the labels, the loop calls ``negative_elbo_bound(x, y)``.
+A model written from scratch trains on its own objective: with ``TrainConfig.beta`` set, the loop calls
+``loss(x, beta)``, which returns (rec + beta * kl, kl, rec).
 """
 
 import math
@@ -25,6 +27,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     progress: bool = True
+    beta: float | None = None  # the KL weight of model.loss(x, beta); None: model.negative_elbo_bound(*batch)
 
 
 @dataclass
@@ -32,7 +35,7 @@ class TrainLog:
     iterations: int = 0  # iterations completed
     seconds: float = 0.0
     diverged_at: int | None = None  # first checked iteration whose loss was NaN or infinite
-    last: dict[str, float] = field(default_factory=dict)  # the last losses shown: nelbo, kl, rec
+    last: dict[str, float] = field(default_factory=dict)  # the last losses shown: nelbo (the objective), kl, rec
 
 
 def seed_everything(seed: int) -> None:
@@ -66,7 +69,10 @@ def train(model: torch.nn.Module, x_train: torch.Tensor, config: TrainConfig = T
         for iteration in range(1, config.iter_max + 1):
             batch = next(batches)  # (x,) or (x, y): (batch, 784) images and (batch,) labels
             optimizer.zero_grad(set_to_none=True)
-            nelbo, kl, rec = model.negative_elbo_bound(*batch)
+            if config.beta is None:
+                nelbo, kl, rec = model.negative_elbo_bound(*batch)
+            else:  # the objective rec + beta * kl (the negative ELBO when beta is 1)
+                nelbo, kl, rec = model.loss(*batch, config.beta)
             nelbo.backward()
             optimizer.step()
             log.iterations = iteration

@@ -144,7 +144,7 @@ class Worker:
 
 
 def finite_numbers(values: dict) -> dict:
-    """Float values, a non-finite one (a diverged loss) as None: the answer's declared shape wants finite numbers."""
+    """Float values, a non-finite one (a diverged run) as None: the answer's declared shape wants finite numbers."""
     numbers = {str(key): float(value) for key, value in values.items()}
     return {key: value if np.isfinite(value) else None for key, value in numbers.items()}
 

@@ -72,7 +72,7 @@ class BetaVAE(nn.Module):
         """(rec + beta * kl, kl, rec) for binary images x (batch, 784), each the mean over the batch."""
         # BEGIN SOLUTION
         # > 1. m, v = self.encode(x).
-        # > 2. kl: KL(N(m, v) || N(0, I)) = 1/2 * sum over coordinates of (v + m^2 - 1 - log v), then the batch mean.
+        # > 2. kl: KL(N(m, v) || N(0, I)) = 1/2 * sum over coordinates of (v + m^2 - 1 - log v), batch mean.
         # > 3. z = ut.sample_gaussian(m, v) (the reparameterization trick), logits = self.decode(z).
         # > 4. rec: the binary cross-entropy of x under the logits (F.binary_cross_entropy_with_logits), summed
         # >    over the 784 pixels, then the batch mean.

@@ -10,12 +10,15 @@ GENERIC_PACKAGES = ("grader/engine", "grader/grading", "grader/classroom")
 GENERIC_MODULES = ("grader/__main__.py", "grader/__init__.py")
 MODEL_TERMS = ("elbo", "mnist", "z_dim", "latent", "encoder", "decoder", "reparameterization", "posterior", "vae")
 ALLOWED = {"vaegrader", "vae-grader", "vae_grader"}  # the product's own name: the sandbox user, the install folder
+# Names Python itself gives meaning to (a constructor, str.encode, bytes.decode) name no homework, even when one's
+# interface uses them for its methods (beta-vae's BetaVAE.__init__, encode, decode).
+PYTHON_NAMES = set(dir(object)) | set(dir(str)) | set(dir(bytes))
 
 
 def vocabulary() -> set[str]:
     words = set(MODEL_TERMS)
     for homework in HOMEWORKS:
-        words |= {function.name for function in homework.functions}
+        words |= {function.name for function in homework.functions} - PYTHON_NAMES
         words |= {metric.name for metric in homework.metrics} | {homework.id}
         words |= set(homework.student_files) | set(homework.data_files)
         words |= {name.removesuffix(".py") for name in homework.student_files}
@@ -45,4 +48,5 @@ def test_no_generic_module_names_a_homework_term():
 
 def test_the_vocabulary_is_real():
     words = vocabulary()
-    assert {"sample_gaussian", "negative_elbo_bound", "nelbo", "utils.py", "mnist.npz"} <= words
+    assert {"sample_gaussian", "negative_elbo_bound", "nelbo", "utils.py", "mnist.npz", "loss"} <= words
+    assert not {"__init__", "encode", "decode"} & words

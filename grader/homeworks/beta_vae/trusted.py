@@ -292,9 +292,11 @@ def evaluated(grading: GradingSession) -> Evaluated:
         latents = [flat[start : start + DECODE_CHUNK] for start in range(0, flat.shape[0], DECODE_CHUNK)]
         latents += [m[:RECONSTRUCTION_IMAGES], prior.numpy()]
         logits = decoded(grading, "main", latents)
-        rec = torch.cat([evaluate_beta.bernoulli_nll(x.repeat(EVALUATION_REPEATS, 1)[start : start + DECODE_CHUNK],
-                                                     torch.from_numpy(chunk))
-                         for start, chunk in zip(range(0, flat.shape[0], DECODE_CHUNK), logits[:-2], strict=True)])
+        # row r of the latents is test image r % 10,000 (repeats stacked): each chunk's images, gathered
+        rows = [torch.arange(start, start + chunk.shape[0]) % x.shape[0] for start, chunk
+                in zip(range(0, flat.shape[0], DECODE_CHUNK), logits[:-2], strict=True)]
+        rec = torch.cat([evaluate_beta.bernoulli_nll(x[chunk_rows], torch.from_numpy(chunk))
+                         for chunk_rows, chunk in zip(rows, logits[:-2], strict=True)])  # (repeats * 10000,)
         kl = evaluate_beta.kl_to_standard_normal(torch.from_numpy(m), torch.from_numpy(v))  # (10000,)
         metrics = {"nelbo": float(kl.double().mean() + rec.double().mean()), "kl": float(kl.double().mean()),
                    "rec": float(rec.double().mean())}
