@@ -41,6 +41,14 @@ class Band:
     def needs_review(self, value: float) -> bool:
         return math.isfinite(value) and not self._better_or_equal(self.review, value)
 
+    def review_note(self, value: float, what: str) -> str | None:
+        """What a check says of a value better than any reference run (worth a look by staff), else None."""
+        if not self.needs_review(value):
+            return None
+        side = "lower" if self.order == "asc" else "higher"
+        edge = "below" if self.order == "asc" else "above"
+        return f"This {what} is {side} than any reference run ({edge} {self.review:g}); staff may review it."
+
     def describe(self) -> str:
         if self.order == "asc":
             return f"full points at or below {self.full:g}, none from {self.zero:g}"

@@ -80,6 +80,12 @@ class TrainingOutcome:
     seed: int
     answer: dict  # the training operation's answer, validated against its declared shape; untrusted values
 
+    def development_note(self) -> str | None:
+        """What a check scoring this run says when it was shorter than declared (a development run)."""
+        if self.iterations >= self.run.iterations:
+            return None
+        return f"Development run: {self.iterations:,} iterations; the band is for {self.run.iterations:,}."
+
 
 class GradingSession:
     def __init__(self, homework: Homework, config: GradeConfig, workspace: Workspace,

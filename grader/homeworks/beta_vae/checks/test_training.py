@@ -39,11 +39,7 @@ def test_test_nelbo(grading: GradingSession, note: list[str], earn: Callable[[fl
     earn(band.fraction(nelbo))
     note.append(f"Grader's evaluation on the 10,000 binarized test images, through your encode and decode: NELBO "
                 f"{nelbo:.3f}, KL {metrics['kl']:.3f}, Rec {metrics['rec']:.3f}.")
-    run = grading.training()
-    if run.iterations < run.run.iterations:
-        note.append(f"Development run: {run.iterations:,} iterations; the band is for {run.run.iterations:,}.")
-    if band.needs_review(nelbo):
-        note.append(f"This NELBO is lower than any reference run (below {band.review:g}); staff may review it.")
+    note.extend(filter(None, [grading.training().development_note(), band.review_note(nelbo, "NELBO")]))
     if not band.inside(nelbo):
         got = f"{nelbo:.3f}" if math.isfinite(nelbo) else "not finite"
         raise wrong("The trained model's test NELBO is outside the band.",

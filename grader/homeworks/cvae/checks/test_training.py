@@ -18,12 +18,6 @@ TRAINING_FIX = ("when the unit checks pass, look at what changes during training
                 "failing checks above first.")
 
 
-def development_note(grading: GradingSession, note: list[str]) -> None:
-    run = grading.training()
-    if run.iterations < run.run.iterations:
-        note.append(f"Development run: {run.iterations:,} iterations; the band is for {run.run.iterations:,}.")
-
-
 @number("3.1")
 def test_trained(grading: GradingSession, note: list[str]) -> None:
     """training: the returned weights are finite, trained from their seeded start, and the model has learned"""
@@ -51,9 +45,7 @@ def scored(grading: GradingSession, note: list[str], earn: Callable[[float], Non
     band = load_band(grading.homework, metric)
     value = metrics[metric]
     earn(band.fraction(value))
-    development_note(grading, note)
-    if band.needs_review(value):
-        note.append(f"This {what} is lower than any reference run (below {band.review:g}); staff may review it.")
+    note.extend(filter(None, [grading.training().development_note(), band.review_note(value, what)]))
     if not band.inside(value):
         got = f"{value:.3f}" if math.isfinite(value) else "NaN (the trained weights are not finite)"
         raise wrong(f"The retrained model's {what} is outside the reference band.",

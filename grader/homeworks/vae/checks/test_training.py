@@ -68,11 +68,7 @@ def test_test_nelbo(grading: GradingSession, note: list[str], earn: Callable[[fl
         note.append(f"Your own negative_elbo_bound on the same weights (for information): {figures}.")
     elif reported.own_bound_error:
         note.append(f"Your own bound could not be computed on the test set: {reported.own_bound_error}")
-    run = grading.training()
-    if run.iterations < run.run.iterations:
-        note.append(f"Development run: {run.iterations:,} iterations; the band is for {run.run.iterations:,}.")
-    if band.needs_review(nelbo):
-        note.append(f"This NELBO is lower than any reference run (below {band.review:g}); staff may review it.")
+    note.extend(filter(None, [grading.training().development_note(), band.review_note(nelbo, "NELBO")]))
     if not band.inside(nelbo):
         got = f"{nelbo:.3f}" if math.isfinite(nelbo) else "NaN (the trained weights are not finite)"
         raise wrong("The retrained model's test NELBO is outside the reference band.",

@@ -34,11 +34,7 @@ def test_iwae_1000(grading: GradingSession, note: list[str], earn: Callable[[flo
     earn(band.fraction(value))
     if math.isfinite(value):
         note.append(describe(found))
-    run = grading.training()
-    if run.iterations < run.run.iterations:
-        note.append(f"Development run: {run.iterations:,} iterations; the band is for {run.run.iterations:,}.")
-    if band.needs_review(value):
-        note.append(f"This IWAE-1000 is lower than any reference run (below {band.review:g}); staff may review it.")
+    note.extend(filter(None, [grading.training().development_note(), band.review_note(value, "IWAE-1000")]))
     if not band.inside(value):
         got = f"{value:.3f}" if math.isfinite(value) else "NaN (the trained weights are not finite)"
         raise wrong("The retrained model's IWAE-1000 is outside the reference band.",
