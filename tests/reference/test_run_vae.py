@@ -1,5 +1,6 @@
 """The reference training script as students run it (from a homework's layers, its own hyperparameters first):
-metrics, grid, last line; one real 20,000-iteration run of the flagship."""
+metrics, grid, last line. Where full runs land is make calibrate's to measure (the same loop and evaluator, in the
+grader's worker); tests/instructor/test_calibration.py checks its committed output."""
 
 import json
 import subprocess
@@ -10,10 +11,10 @@ import pytest
 from PIL import Image
 
 from grader.engine.oracle import reference
-from grader.engine.scoring import load_band
 from tests.conftest import FLAGSHIP, HOMEWORKS, ROOT
 
 CELL, PADDING = 30, 2  # a 28-pixel image and the 2-pixel padding before it
+PROVIDED_MODELS = [homework for homework in HOMEWORKS if "z_dim" in homework.training().arguments]  # not beta-vae's
 
 
 def run_vae(out: Path, *args: str, homework: str = FLAGSHIP.id) -> str:
@@ -23,7 +24,7 @@ def run_vae(out: Path, *args: str, homework: str = FLAGSHIP.id) -> str:
     return completed.stdout
 
 
-@pytest.mark.parametrize("homework", HOMEWORKS, ids=lambda homework: homework.id)
+@pytest.mark.parametrize("homework", PROVIDED_MODELS, ids=lambda homework: homework.id)
 def test_each_homework_runs_with_its_own_settings(homework, tmp_path):
     stdout = run_vae(tmp_path, "--iter-max", "5", homework=homework.id)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -60,15 +61,3 @@ def test_same_seed_same_numbers(tmp_path):
     first = run_vae(tmp_path / "a", "--iter-max", "20").strip().splitlines()[-1]
     second = run_vae(tmp_path / "b", "--iter-max", "20").strip().splitlines()[-1]
     assert first == second
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3_600)  # ~2 minutes on an idle 2-core machine; a busy one may take far longer
-def test_the_full_20000_iteration_reference_run_lands_in_the_band(tmp_path):
-    run_vae(tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    band = load_band(FLAGSHIP, "nelbo")
-    print(f"reference run: {metrics}")
-    assert metrics["iterations"] == 20_000 and metrics["diverged_at"] is None
-    assert band.review <= metrics["nelbo"] <= band.full
-    assert 17.0 <= metrics["kl"] <= 21.5 and 78.0 <= metrics["rec"] <= 83.5

@@ -4,6 +4,7 @@ grader, and loses the points of the checks it breaks."""
 import pytest
 
 from grader.instructor.catalogue import Edit, Mutant
+from tests.homeworks.beta_vae.conftest import grade_unit_all
 
 ZEROS = "torch.zeros(())"
 EVERY_UNIT_CHECK = {"1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "2.4", "2.5"}
@@ -28,9 +29,14 @@ def upload(name: str) -> Mutant:
     return Mutant(name, "loss", tuple(Edit("beta_vae.py", old, new) for old, new in edits))
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return grade_unit_all(map(upload, UPLOADS), tmp_path_factory.mktemp("uploads"))
+
+
 @pytest.mark.parametrize("name", UPLOADS)
-def test_a_broken_upload_is_the_students_outcome(name, grade_unit):
-    result = grade_unit(upload(name))
+def test_a_broken_upload_is_the_students_outcome(name, graded):
+    result = graded[name]
     assert not result.grader_fault
     failed = {check.number: check for check in result.checks if not check.passed}
     _, expected, (number, phrase) = UPLOADS[name]
